@@ -1,0 +1,311 @@
+import { z } from 'zod';
+import { type BodySource, RequestBody } from './body.js';
+import { type Clock, realClock } from './clock.js';
+import { type CacheMode, type Context, createContext, type RedirectMode } from './context.js';
+import { withTimeout } from './deadline.js';
+import { ClientClosedError, HttpError } from './errors.js';
+import { type Logger, silentLogger } from './logger.js';
+import { createRunner, flattenLayers, type Middleware, middlewareName, type Terminal } from './middleware.js';
+import { parseOptions } from './parse-options.js';
+import { abortReason, neverAbortSignal } from './signals.js';
+import type { TlsOptions } from './tls-options.js';
+import type { Transport } from './transport.js';
+import { undiciTransport } from './undici-transport.js';
+
+/** Headers as a caller may give them. */
+export type HeadersInput = Headers | Record<string, string | readonly string[] | undefined> | Iterable<readonly [string, string]>;
+
+/** A query value; arrays repeat the key, `undefined` and `null` are skipped. */
+export type SearchParamValue = string | number | boolean | null | undefined | readonly (string | number | boolean)[];
+
+/** Query parameters as a caller may give them; they are set on the URL's own query. */
+export type SearchParamsInput = string | URLSearchParams | Record<string, SearchParamValue> | readonly (readonly [string, string])[];
+
+/** Per-request options: fetch's `RequestInit` plus shallot's own. */
+export interface RequestOptions {
+  /** The method. @default 'GET' (or the method of `request()` and the verb helpers) */
+  method?: string;
+  /** Request headers, merged over the client's. */
+  headers?: HeadersInput;
+  /** The body; a stream is sent once and never re-sent. */
+  body?: BodySource | null;
+  /** A JSON body: serialised, with `content-type: application/json` unless one is set. */
+  json?: unknown;
+  /** Query parameters set on the URL. */
+  searchParams?: SearchParamsInput;
+  /** Aborts the request and everything underneath it; rejects with the signal's reason. */
+  signal?: AbortSignal | null;
+  /** Bound on this whole call (a `total` timeout), on top of any timeout layer. */
+  timeoutMs?: number;
+  /** Turn 4xx/5xx responses into `HttpError`. @default the client's setting */
+  throwHttpErrors?: boolean;
+  /** fetch's cache mode, read by the cache layer. @default 'default' */
+  cache?: CacheMode;
+  /** What the transport does with redirects. @default 'follow' */
+  redirect?: RedirectMode;
+  /** TLS settings for this request (a `tls()` layer sets them for every request). */
+  tls?: TlsOptions;
+}
+
+const schemaOf = <T>(check: (value: unknown) => boolean, message: string) => z.custom<T>(check, { message });
+const isObject = (value: unknown): boolean => typeof value === 'object' && value !== null;
+
+/** Options of `build()`. */
+export const clientOptionsSchema = z.strictObject({
+  /** The core dispatcher. @default undiciTransport() */
+  transport: schemaOf<Transport>((v) => isObject(v) && typeof (v as Transport).send === 'function', 'expected a Transport (an object with send() and close())').optional(),
+  /** Prefix for relative URLs: a path is appended to its path. */
+  baseUrl: z.union([z.string().url(), z.instanceof(URL)]).optional(),
+  /** Headers sent with every request (a request's own win). */
+  headers: schemaOf<HeadersInput>(isObject, 'expected headers (an object, a Headers or a list of pairs)').optional(),
+  /** Turn 4xx/5xx responses into `HttpError`. @default false */
+  throwHttpErrors: z.boolean().default(false),
+  /** A pino-compatible logger. @default silent */
+  logger: schemaOf<Logger>((v) => isObject(v) && typeof (v as Logger).debug === 'function', 'expected a pino-compatible logger').optional(),
+  /** The clock every layer uses. @default the real clock */
+  clock: schemaOf<Clock>((v) => isObject(v) && typeof (v as Clock).now === 'function', 'expected a Clock').optional(),
+  /** A `total` timeout for every request. */
+  timeoutMs: z.number().positive().optional(),
+});
+
+/** What users pass to `build()`. */
+export type ClientOptions = z.input<typeof clientOptionsSchema>;
+
+/** One entry of `describe()`. */
+export interface LayerDescription {
+  /** `middleware` for a layer, `transport` for the dispatcher at the centre. */
+  readonly kind: 'middleware' | 'transport';
+  /** The layer's name (`retry`), or the transport's (`undici`). */
+  readonly name: string;
+  /** The resolved options. */
+  readonly options: unknown;
+}
+
+/** A response with the context it was made under. */
+export interface Exchange<P extends object> {
+  readonly response: Response;
+  readonly context: Context<P>;
+}
+
+/** An HTTP client: the onion built by `compose()`. */
+export interface Client<P extends object = {}> extends AsyncDisposable {
+  /** fetch's signature: a URL (absolute, or relative to `baseUrl`) or a `Request`. */
+  fetch(input: string | URL | Request, init?: RequestOptions): Promise<Response>;
+  /** Sends `method` to `url`. */
+  request(method: string, url: string | URL, init?: RequestOptions): Promise<Response>;
+  /** Like `request`, and also hands back the context, typed with every layer's key. */
+  exchange(method: string, url: string | URL, init?: RequestOptions): Promise<Exchange<P>>;
+  get(url: string | URL, init?: RequestOptions): Promise<Response>;
+  head(url: string | URL, init?: RequestOptions): Promise<Response>;
+  options(url: string | URL, init?: RequestOptions): Promise<Response>;
+  delete(url: string | URL, init?: RequestOptions): Promise<Response>;
+  post(url: string | URL, init?: RequestOptions): Promise<Response>;
+  put(url: string | URL, init?: RequestOptions): Promise<Response>;
+  patch(url: string | URL, init?: RequestOptions): Promise<Response>;
+  /** The layers, outermost first, then the transport, with their resolved options. */
+  describe(): LayerDescription[];
+  /** The transport at the centre. */
+  readonly transport: Transport;
+  /** True once `close()` was called. */
+  readonly closed: boolean;
+  /** Closes every layer that holds resources, then the transport; later requests reject. */
+  close(): Promise<void>;
+}
+
+type MissingContext<K> = { readonly 'a middleware this one requires must be used before it': K };
+
+/** The immutable builder returned by `compose()`; each `.use()` returns a new builder. */
+export interface Builder<P extends object = {}> {
+  /**
+   * Adds a layer inside the ones added before (outermost first). A middleware that requires
+   * context keys can only be added after the middlewares that provide them.
+   */
+  use<R extends object = P, Q extends object = {}>(
+    middleware: Middleware<R, Q>,
+    ...missing: P extends R ? [] : [error: MissingContext<Exclude<keyof R, keyof P>>]
+  ): Builder<P & Q>;
+  /** The middlewares added so far, outermost first. */
+  readonly middlewares: readonly Middleware<any, any>[];
+  /** Builds the client around a transport (`undiciTransport()` unless given). */
+  build(options?: ClientOptions): Client<P>;
+}
+
+function builder<P extends object>(middlewares: readonly Middleware<any, any>[]): Builder<P> {
+  return {
+    middlewares,
+    use(middleware: Middleware<any, any>) {
+      if (typeof middleware !== 'function') {
+        throw new TypeError(`compose().use(): expected a middleware function, got ${middleware === null ? 'null' : typeof middleware}`);
+      }
+      return builder([...middlewares, middleware]);
+    },
+    build(options?: ClientOptions) {
+      return buildClient<P>(middlewares, options);
+    },
+  } as unknown as Builder<P>;
+}
+
+/**
+ * Starts a client stack: `.use()` middlewares outermost first, then `.build()` around a
+ * transport.
+ *
+ * @example
+ * const client = compose()
+ *   .use(timeout({ totalMs: 10_000 }))
+ *   .use(retry({ maxAttempts: 4 }))
+ *   .build({ baseUrl: 'https://api.example.com' });
+ * const items = await (await client.get('items', { searchParams: { page: 2 } })).json();
+ */
+export function compose(): Builder<{}> {
+  return builder<{}>([]);
+}
+
+function toHeaders(input: HeadersInput | undefined): Headers {
+  if (input === undefined) return new Headers();
+  if (input instanceof Headers) return new Headers(input);
+  if (Symbol.iterator in input) return new Headers([...(input as Iterable<readonly [string, string]>)].map(([k, v]) => [k, v]));
+  const headers = new Headers();
+  const record = input as Record<string, string | readonly string[] | undefined>;
+  for (const name in record) {
+    const value = record[name];
+    if (value === undefined) continue;
+    if (typeof value === 'string') headers.set(name, value);
+    else for (const item of value) headers.append(name, item);
+  }
+  return headers;
+}
+
+function applySearchParams(url: URL, input: SearchParamsInput): void {
+  if (typeof input === 'string' || input instanceof URLSearchParams || Array.isArray(input)) {
+    const params = new URLSearchParams(input as string | URLSearchParams | [string, string][]);
+    const names = new Set(params.keys());
+    for (const name of names) url.searchParams.delete(name);
+    params.forEach((value, name) => url.searchParams.append(name, value));
+    return;
+  }
+  const record = input as Record<string, SearchParamValue>;
+  for (const name in record) {
+    const value = record[name];
+    if (value === undefined || value === null) continue;
+    url.searchParams.delete(name);
+    if (Array.isArray(value)) for (const item of value) url.searchParams.append(name, String(item));
+    else url.searchParams.append(name, String(value));
+  }
+}
+
+function resolveUrl(input: string | URL, base: URL | undefined): URL {
+  if (input instanceof URL) return new URL(input.href);
+  if (base === undefined) {
+    if (URL.canParse(input)) return new URL(input);
+    throw new TypeError(`invalid URL ${JSON.stringify(input)}: give an absolute URL or set baseUrl`);
+  }
+  if (/^[a-z][a-z0-9+.-]*:/i.test(input)) return new URL(input);
+  // A path is appended to the base's path, as ky's prefixUrl and axios's baseURL do.
+  return new URL(input.replace(/^\/+/, ''), base);
+}
+
+function buildClient<P extends object>(middlewares: readonly Middleware<any, any>[], options: ClientOptions = {}): Client<P> {
+  const resolved = parseOptions(clientOptionsSchema, options, 'build');
+  const layers = flattenLayers(middlewares);
+  const run = createRunner(layers);
+  const transport = resolved.transport ?? undiciTransport();
+  const terminal: Terminal = (ctx) => transport.send(ctx);
+  const clock = resolved.clock ?? realClock;
+  const log = resolved.logger ?? silentLogger;
+  const defaultHeaders = resolved.headers === undefined ? undefined : toHeaders(resolved.headers);
+  const base = resolved.baseUrl === undefined ? undefined : new URL(String(resolved.baseUrl).replace(/\/*$/, '/'));
+  let closed = false;
+
+  function makeContext(method: string, input: string | URL, init: RequestOptions): Context<P> {
+    const url = resolveUrl(input, base);
+    if (init.searchParams !== undefined) applySearchParams(url, init.searchParams);
+    const headers = toHeaders(init.headers);
+    if (defaultHeaders !== undefined) {
+      defaultHeaders.forEach((value, name) => {
+        if (!headers.has(name)) headers.set(name, value);
+      });
+    }
+    let body: RequestBody | null = null;
+    if (init.json !== undefined) body = RequestBody.json(init.json);
+    else if (init.body !== undefined && init.body !== null) body = RequestBody.from(init.body);
+    if (body?.contentType !== undefined && !headers.has('content-type')) headers.set('content-type', body.contentType);
+    const ctx = createContext({
+      request: {
+        method: method.toUpperCase(),
+        url,
+        headers,
+        body,
+        cache: init.cache ?? 'default',
+        redirect: init.redirect ?? 'follow',
+      },
+      signal: init.signal ?? neverAbortSignal,
+      clock,
+      tls: init.tls,
+      log,
+    });
+    return ctx as Context<P>;
+  }
+
+  async function exchange(method: string, input: string | URL, init: RequestOptions = {}): Promise<Exchange<P>> {
+    if (closed) throw new ClientClosedError({ request: { method, url: String(input) } });
+    const signal = init.signal;
+    if (signal?.aborted === true) throw abortReason(signal);
+    const ctx = makeContext(method, input, init);
+    const timeoutMs = init.timeoutMs ?? resolved.timeoutMs;
+    const response = await (timeoutMs === undefined ? run(ctx, terminal) : withTimeout(ctx, timeoutMs, 'total', () => run(ctx, terminal)));
+    if ((init.throwHttpErrors ?? resolved.throwHttpErrors) && response.status >= 400) {
+      throw new HttpError(response, { request: ctx.request });
+    }
+    return { response, context: ctx };
+  }
+
+  async function request(method: string, input: string | URL, init?: RequestOptions): Promise<Response> {
+    return (await exchange(method, input, init)).response;
+  }
+
+  async function fetchLike(input: string | URL | Request, init: RequestOptions = {}): Promise<Response> {
+    if (!(input instanceof Request)) return request(init.method ?? 'GET', input, init);
+    // A Request's body is a one-shot stream: read it once so retries can re-send it.
+    const body = init.body !== undefined || init.json !== undefined || input.body === null ? init.body : new Uint8Array(await input.arrayBuffer());
+    return request(init.method ?? input.method, input.url, {
+      cache: input.cache as CacheMode,
+      redirect: input.redirect as RedirectMode,
+      signal: input.signal,
+      ...init,
+      headers: init.headers ?? input.headers,
+      body,
+    });
+  }
+
+  async function close(): Promise<void> {
+    if (closed) return;
+    closed = true;
+    const closers = layers.filter((layer) => layer.close !== undefined);
+    await Promise.allSettled(closers.map(async (layer) => layer.close?.()));
+    await transport.close();
+  }
+
+  const client: Client<P> = {
+    fetch: fetchLike,
+    request,
+    exchange,
+    get: (url, init) => request('GET', url, init),
+    head: (url, init) => request('HEAD', url, init),
+    options: (url, init) => request('OPTIONS', url, init),
+    delete: (url, init) => request('DELETE', url, init),
+    post: (url, init) => request('POST', url, init),
+    put: (url, init) => request('PUT', url, init),
+    patch: (url, init) => request('PATCH', url, init),
+    describe: () => [
+      ...layers.map((layer) => ({ kind: 'middleware' as const, name: middlewareName(layer), options: layer.layer?.options })),
+      { kind: 'transport' as const, name: transport.name, options: transport.options },
+    ],
+    transport,
+    get closed() {
+      return closed;
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+  return client;
+}

@@ -1,0 +1,169 @@
+import type { RequestBody } from './body.js';
+import { type Clock, realClock } from './clock.js';
+import type { Logger } from './logger.js';
+import { neverAbortSignal } from './signals.js';
+import type { TlsOptions } from './tls-options.js';
+
+/** The fetch cache modes (`RequestInit.cache`). */
+export type CacheMode = 'default' | 'no-store' | 'reload' | 'no-cache' | 'force-cache' | 'only-if-cached';
+
+/** The fetch redirect modes (`RequestInit.redirect`). */
+export type RedirectMode = 'follow' | 'manual' | 'error';
+
+/** The request as every layer sees it; layers may change it before calling `next()`. */
+export interface ShallotRequest {
+  /** Upper-case method. */
+  method: string;
+  /** The absolute URL. */
+  url: URL;
+  /** Request headers. */
+  headers: Headers;
+  /** The body, or `null`. Replayable unless it is a stream. */
+  body: RequestBody | null;
+  /** The fetch cache mode asked for by the caller (read by the cache layer). @default 'default' */
+  cache: CacheMode;
+  /** What the transport does with a redirect. @default 'follow' */
+  redirect: RedirectMode;
+}
+
+/** Per-request connection timeouts that the transport applies (set by `timeout({ connectMs, readMs })`). */
+export interface TransportTimeouts {
+  /** Bound on establishing the connection (TCP and TLS). */
+  connectMs?: number | undefined;
+  /** Bound on waiting for the response headers, and on each idle gap while the body streams in. */
+  readMs?: number | undefined;
+}
+
+/**
+ * The fields every context has, whatever the stack: one object per logical request, shared by
+ * all layers.
+ */
+export interface BaseContext {
+  /** Unique id of this logical request. */
+  readonly id: string;
+  /** The request; layers may change it before calling `next()`. */
+  request: ShallotRequest;
+  /** Aborts when the caller aborts or a deadline passes; the transport honours it. */
+  signal: AbortSignal;
+  /** The absolute time (per `clock.now()`) by which the call must finish, or `undefined`. */
+  deadline: number | undefined;
+  /** Milliseconds left before the deadline (never negative), or `Infinity` when there is none. */
+  remainingMs(): number;
+  /** The 1-based attempt number; retry layers set it. */
+  attempt: number;
+  /** Time source for every layer; swap in a virtual clock in tests. */
+  clock: Clock;
+  /** TLS settings the transport applies to this request's connections. */
+  tls: TlsOptions | undefined;
+  /** Connect and read timeouts the transport applies. */
+  timeouts: TransportTimeouts;
+  /** A pino-compatible logger; silent by default. */
+  log: Logger;
+  /** The context this one was forked from (see `fork`), if any. */
+  readonly parent: BaseContext | undefined;
+}
+
+/**
+ * The context of a stack: the base fields plus one namespaced key per middleware that
+ * provides one (`ctx.retry`, `ctx.cache`...).
+ */
+export type Context<Ext extends object = {}> = BaseContext & Ext;
+
+let counter = 0;
+const prefix = Math.floor(Math.random() * 0x7fffffff).toString(36);
+
+/** A process-unique request id. */
+export function nextContextId(): string {
+  return `${prefix}-${(++counter).toString(36)}`;
+}
+
+/** What {@link createContext} needs. */
+export interface ContextInit {
+  request: ShallotRequest;
+  signal?: AbortSignal | undefined;
+  deadline?: number | undefined;
+  clock?: Clock | undefined;
+  tls?: TlsOptions | undefined;
+  timeouts?: TransportTimeouts | undefined;
+  log: Logger;
+}
+
+class ShallotContext implements BaseContext {
+  readonly id: string;
+  request: ShallotRequest;
+  signal: AbortSignal;
+  deadline: number | undefined;
+  attempt = 1;
+  clock: Clock;
+  tls: TlsOptions | undefined;
+  timeouts: TransportTimeouts;
+  log: Logger;
+  readonly parent: BaseContext | undefined;
+
+  constructor(init: ContextInit, id: string, parent: BaseContext | undefined) {
+    this.id = id;
+    this.request = init.request;
+    this.signal = init.signal ?? neverAbortSignal;
+    this.deadline = init.deadline;
+    this.clock = init.clock ?? realClock;
+    this.tls = init.tls;
+    this.timeouts = init.timeouts ?? {};
+    this.log = init.log;
+    this.parent = parent;
+  }
+
+  remainingMs(): number {
+    return this.deadline === undefined ? Infinity : Math.max(0, this.deadline - this.clock.now());
+  }
+}
+
+/** Makes a context; `compose()`'s client does this for every call. */
+export function createContext(init: ContextInit): Context {
+  return new ShallotContext(init, nextContextId(), undefined);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object') return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/** What a fork may override. */
+export interface ForkOptions {
+  /** A signal that aborts this fork alone (the parent's signal still aborts it too). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Copies a context for a concurrent attempt (hedging, fan-out): the copy has its own request
+ * (headers and URL copied), its own copy of every middleware's plain-object key, and a signal
+ * that aborts with the parent's or with `options.signal`. Pass it to `next(fork(ctx))`.
+ *
+ * @example
+ * const controller = new AbortController();
+ * const response = await next(fork(ctx, { signal: controller.signal }));
+ */
+export function fork<C extends BaseContext>(ctx: C, options: ForkOptions = {}): C {
+  const signal = options.signal === undefined ? ctx.signal : AbortSignal.any([ctx.signal, options.signal]);
+  const copy = new ShallotContext(
+    {
+      request: { ...ctx.request, url: new URL(ctx.request.url.href), headers: new Headers(ctx.request.headers) },
+      signal,
+      deadline: ctx.deadline,
+      clock: ctx.clock,
+      tls: ctx.tls,
+      timeouts: { ...ctx.timeouts },
+      log: ctx.log,
+    },
+    ctx.id,
+    ctx,
+  );
+  copy.attempt = ctx.attempt;
+  const target = copy as unknown as Record<string, unknown>;
+  for (const key of Object.keys(ctx)) {
+    if (key in copy) continue;
+    const value = (ctx as unknown as Record<string, unknown>)[key];
+    target[key] = isPlainObject(value) ? { ...value } : value;
+  }
+  return copy as unknown as C;
+}

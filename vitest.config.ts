@@ -1,0 +1,33 @@
+import { readdirSync, existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const root = fileURLToPath(new URL('.', import.meta.url));
+const packages = readdirSync(`${root}packages`).filter((name) => existsSync(`${root}packages/${name}/test`));
+
+// Tests import every package by its npm name; this resolves those names to the TypeScript
+// sources, so `npm test` needs no build step and always runs the code in the work tree.
+const alias = [{ find: /^@shallot\/([a-z-]+)$/, replacement: `${root}packages/$1/src/index.ts` }];
+
+export default defineConfig({
+  resolve: { alias },
+  test: {
+    projects: [
+      ...packages.map((name) => ({
+        resolve: { alias },
+        test: {
+          name,
+          root: `${root}packages/${name}`,
+          include: ['test/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 15_000,
+          hookTimeout: 15_000,
+        },
+      })),
+      {
+        resolve: { alias },
+        test: { name: 'docs', root: `${root}docs`, include: ['**/*.test.ts'], environment: 'node', testTimeout: 15_000 },
+      },
+    ],
+  },
+});
