@@ -1,1 +1,12 @@
-export {};
+export { mockTransport, type MockCall, type MockHandler, type MockTransport } from './mock-transport.js';
+export {
+  createTestServer,
+  failTimes,
+  type RecordedRequest,
+  type Reply,
+  type RouteHandler,
+  type RouteSpec,
+  type TestServer,
+  type TestServerOptions,
+} from './test-server.js';
+export { virtualClock, type VirtualClock } from './virtual-clock.js';

@@ -1,1 +1,2 @@
-export {};
+export { timeoutOptionsSchema, type ResolvedTimeoutOptions, type TimeoutOptions } from './options.js';
+export { timeout } from './timeout.js';
