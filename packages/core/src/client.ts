@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { type BodySource, RequestBody } from './body.js';
 import { type Clock, realClock } from './clock.js';
-import { type CacheMode, type Context, createContext, type RedirectMode } from './context.js';
+import { type BaseContext, type CacheMode, type Context, createContext, type RedirectMode, type TransportHook } from './context.js';
 import { withTimeout } from './deadline.js';
 import { ClientClosedError, HttpError } from './errors.js';
 import { type Logger, silentLogger } from './logger.js';
@@ -204,12 +204,27 @@ function resolveUrl(input: string | URL, base: URL | undefined): URL {
   return new URL(input.replace(/^\/+/, ''), base);
 }
 
+function runTransportHooks(ctx: BaseContext, hooks: readonly TransportHook[], send: (ctx: BaseContext) => Promise<Response>): Promise<Response> {
+  const step = (i: number): Promise<Response> => {
+    const hook = hooks[i];
+    if (hook === undefined) return send(ctx);
+    let called = false;
+    return hook(ctx, () => {
+      if (called) return Promise.reject(new TypeError('a transport hook called send() twice'));
+      called = true;
+      return step(i + 1);
+    });
+  };
+  return step(0);
+}
+
 function buildClient<P extends object>(middlewares: readonly Middleware<any, any>[], options: ClientOptions = {}): Client<P> {
   const resolved = parseOptions(clientOptionsSchema, options, 'build');
   const layers = flattenLayers(middlewares);
   const run = createRunner(layers);
   const transport = resolved.transport ?? undiciTransport();
-  const terminal: Terminal = (ctx) => transport.send(ctx);
+  const send = (ctx: BaseContext): Promise<Response> => transport.send(ctx);
+  const terminal: Terminal = (ctx) => (ctx.transportHooks === undefined ? send(ctx) : runTransportHooks(ctx, ctx.transportHooks, send));
   const clock = resolved.clock ?? realClock;
   const log = resolved.logger ?? silentLogger;
   const defaultHeaders = resolved.headers === undefined ? undefined : toHeaders(resolved.headers);

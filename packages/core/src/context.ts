@@ -61,6 +61,32 @@ export interface BaseContext {
   log: Logger;
   /** The context this one was forked from (see `fork`), if any. */
   readonly parent: BaseContext | undefined;
+  /**
+   * Hooks run around every send to the transport (each attempt), innermost last. An outer layer
+   * adds one to see each attempt that inner layers (retry, hedge) make: tracing uses it for
+   * attempt spans. Add with {@link addTransportHook}.
+   */
+  transportHooks: TransportHook[] | undefined;
+}
+
+/**
+ * Wraps one send to the transport: call `send()` (at most once) and return its Response, or
+ * throw. `ctx` is the context of that attempt.
+ */
+export type TransportHook = (ctx: BaseContext, send: () => Promise<Response>) => Promise<Response>;
+
+/**
+ * Registers a hook that runs around every attempt the transport sends for this request,
+ * including those made by layers inside the caller (retries, hedges).
+ *
+ * @example
+ * addTransportHook(ctx, async (attemptCtx, send) => {
+ *   const started = attemptCtx.clock.now();
+ *   try { return await send(); } finally { record(attemptCtx.clock.now() - started); }
+ * });
+ */
+export function addTransportHook(ctx: BaseContext, hook: TransportHook): void {
+  (ctx.transportHooks ??= []).push(hook);
 }
 
 /**
@@ -99,6 +125,7 @@ class ShallotContext implements BaseContext {
   timeouts: TransportTimeouts;
   log: Logger;
   readonly parent: BaseContext | undefined;
+  transportHooks: TransportHook[] | undefined = undefined;
 
   constructor(init: ContextInit, id: string, parent: BaseContext | undefined) {
     this.id = id;
@@ -159,6 +186,7 @@ export function fork<C extends BaseContext>(ctx: C, options: ForkOptions = {}): 
     ctx,
   );
   copy.attempt = ctx.attempt;
+  copy.transportHooks = ctx.transportHooks;
   const target = copy as unknown as Record<string, unknown>;
   for (const key of Object.keys(ctx)) {
     if (key in copy) continue;

@@ -14,6 +14,7 @@ export {
 } from './client.js';
 export { realClock, type Clock } from './clock.js';
 export {
+  addTransportHook,
   createContext,
   fork,
   nextContextId,
@@ -24,6 +25,7 @@ export {
   type ForkOptions,
   type RedirectMode,
   type ShallotRequest,
+  type TransportHook,
   type TransportTimeouts,
 } from './context.js';
 export { withTimeout } from './deadline.js';
