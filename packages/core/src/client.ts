@@ -122,7 +122,7 @@ export interface Builder<P extends object = {}> {
    */
   use<R extends object = P, Q extends object = {}>(
     middleware: Middleware<R, Q>,
-    ...missing: P extends R ? [] : [error: MissingContext<Exclude<keyof R, keyof P>>]
+    ...missing: Context<P> extends R ? [] : [error: MissingContext<Exclude<keyof R, keyof Context<P>>>]
   ): Builder<P & Q>;
   /** The middlewares added so far, outermost first. */
   readonly middlewares: readonly Middleware<any, any>[];

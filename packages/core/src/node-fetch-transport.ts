@@ -1,17 +1,26 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Duplex } from 'node:stream';
-import { PassThrough, Readable } from 'node:stream';
-import { arrayBuffer as readArrayBuffer, json as readJson, text as readText } from 'node:stream/consumers';
+import type { Readable } from 'node:stream';
 import fetch, { type RequestInit as NodeFetchInit, type Response as NodeFetchResponse } from 'node-fetch';
 import { z } from 'zod';
 import type { BaseContext } from './context.js';
-import { ClientClosedError, TimeoutError } from './errors.js';
+import { ClientClosedError } from './errors.js';
 import { parseOptions } from './parse-options.js';
-import { isNullBodyStatus, LazyResponse, type ResponseSource } from './response.js';
-import { abortReason, linkAbort, neverAbortSignal } from './signals.js';
+import { isNullBodyStatus, LazyResponse } from './response.js';
+import { abortReason, neverAbortSignal } from './signals.js';
 import { tlsKey, type TlsOptions } from './tls-options.js';
-import { toTransportError, type Transport, type TransportStats } from './transport.js';
+import {
+  firstHop,
+  headersTimer,
+  idleGuard,
+  nextHop,
+  NodeStreamSource,
+  redirectStatuses,
+  toTransportError,
+  type Transport,
+  type TransportStats,
+} from './transport.js';
 
 /** Options of {@link nodeFetchTransport}. */
 export const nodeFetchTransportOptionsSchema = z.strictObject({
@@ -65,74 +74,6 @@ function toHeaders(response: NodeFetchResponse): Headers {
   return headers;
 }
 
-/** Reads a node-fetch body, failing with a read `TimeoutError` when no byte arrives for `readMs`. */
-function idleGuard(body: Readable, readMs: number, ctx: BaseContext): Readable {
-  const out = new PassThrough();
-  let timer: NodeJS.Timeout | undefined;
-  const arm = (): void => {
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      const error = new TimeoutError('read', readMs, { request: ctx.request });
-      body.destroy(error);
-      out.destroy(error);
-    }, readMs);
-    timer.unref();
-  };
-  arm();
-  body.on('data', arm);
-  body.once('end', () => clearTimeout(timer));
-  body.once('error', (error) => {
-    clearTimeout(timer);
-    out.destroy(error);
-  });
-  out.once('close', () => clearTimeout(timer));
-  body.pipe(out);
-  return out;
-}
-
-class NodeFetchSource implements ResponseSource {
-  readonly #response: NodeFetchResponse;
-  readonly #body: Readable | null;
-  readonly #ctx: BaseContext;
-
-  constructor(response: NodeFetchResponse, ctx: BaseContext) {
-    this.#response = response;
-    this.#ctx = ctx;
-    const body = response.body as unknown as Readable | null;
-    const readMs = ctx.timeouts.readMs;
-    this.#body = body !== null && readMs !== undefined ? idleGuard(body, readMs, ctx) : body;
-  }
-
-  headers(): Headers {
-    return toHeaders(this.#response);
-  }
-
-  #fail = (error: unknown): never => {
-    throw toTransportError(error, this.#ctx);
-  };
-
-  text(): Promise<string> {
-    return (this.#body === null ? Promise.resolve('') : readText(this.#body)).catch(this.#fail);
-  }
-
-  json(): Promise<unknown> {
-    return (this.#body === null ? Promise.reject(new SyntaxError('Unexpected end of JSON input')) : readJson(this.#body)).catch(this.#fail);
-  }
-
-  arrayBuffer(): Promise<ArrayBuffer> {
-    return (this.#body === null ? Promise.resolve(new ArrayBuffer(0)) : readArrayBuffer(this.#body)).catch(this.#fail);
-  }
-
-  stream(): ReadableStream<Uint8Array> {
-    if (this.#body === null) return new ReadableStream({ start: (c) => c.close() });
-    return Readable.toWeb(this.#body) as unknown as ReadableStream<Uint8Array>;
-  }
-
-  async dump(): Promise<void> {
-    this.#body?.resume();
-  }
-}
-
 /**
  * A transport over node-fetch 3 and Node's `http.Agent`, for stacks that need node-fetch or an
  * agent from its ecosystem. Keep-alive agents are pooled per TLS configuration and connect
@@ -172,54 +113,62 @@ export function nodeFetchTransport(options: NodeFetchTransportOptions = {}): Tra
     if (closed) throw new ClientClosedError({ request: ctx.request });
     if (ctx.signal.aborted) throw abortReason(ctx.signal);
     const request = ctx.request;
-    const url = request.url;
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new TypeError(`nodeFetchTransport: unsupported protocol ${url.protocol} in ${url.origin}`);
-    }
-    const secure = url.protocol === 'https:';
-    const agent = agentFor(secure, ctx.tls, ctx.timeouts.connectMs ?? resolved.connectTimeoutMs);
-    const payload = request.body === null ? undefined : (request.body.takeSync() ?? (await request.body.take(request)));
-    const headers: Record<string, string> = {};
-    request.headers.forEach((value, name) => {
-      headers[name] = value;
-    });
-    if (payload?.contentType !== undefined && headers['content-type'] === undefined) headers['content-type'] = payload.contentType;
-
-    // A read timeout bounds the wait for the response headers here; the body is guarded by idleGuard.
+    const connectMs = ctx.timeouts.connectMs ?? resolved.connectTimeoutMs;
     const readMs = ctx.timeouts.readMs;
-    const link = readMs === undefined ? undefined : linkAbort(ctx.signal);
-    const cancelRead =
-      link === undefined || readMs === undefined
-        ? undefined
-        : ctx.clock.setTimer(readMs, () => link.abort(new TimeoutError('read', readMs, { request })));
-    const signal = link?.signal ?? (ctx.signal === neverAbortSignal ? undefined : ctx.signal);
-    const init: NodeFetchInit = {
-      method: request.method,
-      headers,
-      body: (payload?.data ?? null) as NodeFetchInit['body'],
-      agent,
-      redirect: request.redirect,
-      follow: resolved.maxRedirects,
-      compress: resolved.compress,
-      signal: signal as NodeFetchInit['signal'],
-    };
-    let response: NodeFetchResponse;
+    const timer = headersTimer(ctx);
+    // node-fetch keeps reading the body under this signal, so the caller's abort still reaches it.
+    const signal = (timer.signal === neverAbortSignal ? undefined : timer.signal) as NodeFetchInit['signal'];
+    let hop = firstHop(request);
     try {
-      response = await fetch(url.href, init);
-    } catch (error) {
-      throw toTransportError(error, ctx, link?.signal ?? ctx.signal);
+      for (let redirects = 0; ; redirects++) {
+        const url = hop.url;
+        if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+          throw new TypeError(`nodeFetchTransport: unsupported protocol ${url.protocol} in ${url.origin}`);
+        }
+        const body = hop.sendBody ? request.body : null;
+        const payload = body === null ? undefined : (body.takeSync() ?? (await body.take(request)));
+        const headers: Record<string, string> = {};
+        hop.headers.forEach((value, name) => {
+          headers[name] = value;
+        });
+        if (payload?.contentType !== undefined && headers['content-type'] === undefined) headers['content-type'] = payload.contentType;
+        let response: NodeFetchResponse;
+        try {
+          response = await fetch(url.href, {
+            method: hop.method,
+            headers,
+            body: (payload?.data ?? null) as NodeFetchInit['body'],
+            agent: agentFor(url.protocol === 'https:', ctx.tls, connectMs),
+            // Redirects are followed here, as the undici transport does, so both behave alike.
+            redirect: 'manual',
+            compress: resolved.compress,
+            signal,
+          });
+        } catch (error) {
+          throw toTransportError(error, ctx, timer.signal);
+        }
+        const status = response.status;
+        const location = redirectStatuses.has(status) && request.redirect !== 'manual' ? response.headers.get('location') : null;
+        const stream = response.body as unknown as Readable | null;
+        if (location === null) {
+          const source =
+            stream === null
+              ? undefined
+              : new NodeStreamSource(readMs === undefined ? stream : idleGuard(stream, readMs, ctx), () => toHeaders(response), ctx);
+          return new LazyResponse(source, {
+            status,
+            statusText: response.statusText,
+            url: url.href,
+            redirected: redirects > 0,
+            nullBody: hop.method === 'HEAD' || isNullBodyStatus(status),
+          }, source === undefined ? toHeaders(response) : undefined);
+        }
+        stream?.resume();
+        hop = nextHop(hop, status, location, redirects, resolved.maxRedirects, ctx);
+      }
     } finally {
-      cancelRead?.();
+      timer.done();
     }
-    // The link stays: node-fetch keeps reading the body under the same signal, so the caller's
-    // abort still reaches it. It lives as long as this request does.
-    return new LazyResponse(new NodeFetchSource(response, ctx), {
-      status: response.status,
-      statusText: response.statusText,
-      url: response.url,
-      redirected: response.redirected,
-      nullBody: request.method === 'HEAD' || isNullBodyStatus(response.status),
-    });
   }
 
   async function close(): Promise<void> {

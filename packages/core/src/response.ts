@@ -53,6 +53,7 @@ export class LazyResponse extends PlatformResponse implements Response {
   // undefined: not made yet; null: the response has no body.
   #stream: ReadableStream<Uint8Array> | null | undefined;
   #used = false;
+  #disturbed = false;
   readonly #url: string;
   readonly #redirected: boolean;
 
@@ -92,15 +93,35 @@ export class LazyResponse extends PlatformResponse implements Response {
         // Already read through a method: the spec's body is then a disturbed, empty stream.
         this.#stream = new ReadableStream({ start: (c) => c.close() });
       } else {
-        this.#stream = this.#source.stream();
+        this.#stream = this.#watch(this.#source.stream());
         this.#source = undefined;
       }
     }
     return this.#stream;
   }
 
+  // Passes a stream through, noting the first read: that is when the spec calls a body disturbed.
+  #watch(inner: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+    const reader = inner.getReader();
+    return new ReadableStream<Uint8Array>(
+      {
+        pull: async (controller) => {
+          this.#disturbed = true;
+          const { done, value } = await reader.read();
+          if (done) controller.close();
+          else controller.enqueue(value);
+        },
+        cancel: (reason) => {
+          this.#disturbed = true;
+          return reader.cancel(reason);
+        },
+      },
+      { highWaterMark: 0 },
+    );
+  }
+
   get bodyUsed(): boolean {
-    return this.#used || (this.#stream?.locked ?? false);
+    return this.#used || this.#disturbed;
   }
 
   // The one place a body read starts: the source's fast path, the web stream if `body` was
@@ -161,10 +182,11 @@ export class LazyResponse extends PlatformResponse implements Response {
     if (this.bodyUsed) throw new TypeError('Response.clone: Body has already been consumed.');
     const init: LazyResponseInit = { status: this.status, statusText: this.statusText, url: this.#url, redirected: this.#redirected };
     const headers = new Headers(this.headers);
-    const stream = this.body;
-    if (stream === null) return new LazyResponse(undefined, { ...init, nullBody: true }, headers);
-    const [mine, theirs] = stream.tee();
-    this.#stream = mine;
+    if (this.#stream === null) return new LazyResponse(undefined, { ...init, nullBody: true }, headers);
+    const inner = this.#stream ?? (this.#source as ResponseSource).stream();
+    this.#source = undefined;
+    const [mine, theirs] = inner.tee();
+    this.#stream = this.#watch(mine);
     return new LazyResponse(streamSource(theirs, headers), init, headers);
   }
 }

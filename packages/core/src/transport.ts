@@ -1,6 +1,9 @@
-import type { BaseContext } from './context.js';
-import { isShallotError, NetworkError, TimeoutError } from './errors.js';
-import { abortReason } from './signals.js';
+import { PassThrough, type Readable } from 'node:stream';
+import { arrayBuffer as readArrayBuffer, json as readJson, text as readText } from 'node:stream/consumers';
+import type { BaseContext, ShallotRequest } from './context.js';
+import { BodyNotReplayableError, isShallotError, NetworkError, TimeoutError } from './errors.js';
+import type { ResponseSource } from './response.js';
+import { abortReason, linkAbort, type LinkedAbort } from './signals.js';
 
 /**
  * The core dispatcher at the centre of the onion: sends one attempt over a pooled connection
@@ -77,5 +80,152 @@ export function toTransportError(error: unknown, ctx: BaseContext, signal: Abort
 /** Statuses that carry a redirect the transport follows. */
 export const redirectStatuses: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
 
-/** Headers dropped when a redirect crosses to another origin (as fetch does). */
-export const crossOriginSensitiveHeaders: readonly string[] = ['authorization', 'proxy-authorization', 'cookie'];
+// Dropped when a redirect crosses to another origin, as fetch does.
+const crossOriginSensitiveHeaders = ['authorization', 'proxy-authorization', 'cookie'];
+const bodyHeaders = ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location'];
+
+/** One request of a redirect chain. */
+export interface Hop {
+  url: URL;
+  method: string;
+  headers: Headers;
+  /** False once a redirect turned the request into a GET. */
+  sendBody: boolean;
+}
+
+/** The first hop of a request: the request itself. */
+export function firstHop(request: ShallotRequest): Hop {
+  return { url: request.url, method: request.method, headers: request.headers, sendBody: request.body !== null };
+}
+
+/**
+ * The next hop of a redirect chain, as fetch follows it: 303 (and 301/302 after a POST) become a
+ * body-less GET; 307/308 re-send method and body (a stream body cannot be re-sent: that is a
+ * `BodyNotReplayableError`); credentials are dropped when the origin changes. Throws when
+ * `redirect` is `'error'` or the chain is longer than `maxRedirects`.
+ */
+export function nextHop(hop: Hop, status: number, location: string, redirects: number, maxRedirects: number, ctx: BaseContext): Hop {
+  const request = ctx.request;
+  if (request.redirect === 'error') {
+    throw new NetworkError(`redirected (${status}) to ${location} with redirect: 'error'`, { request });
+  }
+  if (redirects >= maxRedirects) throw new NetworkError(`more than ${maxRedirects} redirects`, { request });
+  let url: URL;
+  try {
+    url = new URL(location, hop.url);
+  } catch (error) {
+    throw new NetworkError(`invalid redirect location ${JSON.stringify(location)}`, { request, cause: error });
+  }
+  const headers = new Headers(hop.headers);
+  let { method, sendBody } = hop;
+  if (status === 303 ? method !== 'HEAD' : (status === 301 || status === 302) && method === 'POST') {
+    method = 'GET';
+    sendBody = false;
+    for (const name of bodyHeaders) headers.delete(name);
+  }
+  if (sendBody && request.body !== null && !request.body.replayable) {
+    throw new BodyNotReplayableError({ request, cause: new Error(`redirect ${status} to ${url.href}`) });
+  }
+  if (url.origin !== hop.url.origin) for (const name of crossOriginSensitiveHeaders) headers.delete(name);
+  return { url, method, headers, sendBody };
+}
+
+/**
+ * The read timeout's first half: a signal that aborts with a `TimeoutError` of kind `read` when
+ * the response headers have not arrived within `ctx.timeouts.readMs`. Call `done()` once they
+ * have. Without a read timeout it hands back the context's own signal.
+ */
+export function headersTimer(ctx: BaseContext): { signal: AbortSignal; link: LinkedAbort | undefined; done: () => void } {
+  const readMs = ctx.timeouts.readMs;
+  if (readMs === undefined) return { signal: ctx.signal, link: undefined, done: () => {} };
+  const link = linkAbort(ctx.signal);
+  const cancel = ctx.clock.setTimer(readMs, () => link.abort(new TimeoutError('read', readMs, { request: ctx.request })));
+  return { signal: link.signal, link, done: cancel };
+}
+
+/**
+ * The read timeout's second half: passes a body through, failing it with a `TimeoutError` of
+ * kind `read` when no byte arrives for `readMs`.
+ */
+export function idleGuard(body: Readable, readMs: number, ctx: BaseContext): Readable {
+  const out = new PassThrough();
+  let cancel = (): void => {};
+  const arm = (): void => {
+    cancel();
+    cancel = ctx.clock.setTimer(readMs, () => {
+      const error = new TimeoutError('read', readMs, { request: ctx.request });
+      body.destroy(error);
+      out.destroy(error);
+    });
+  };
+  arm();
+  body.on('data', arm);
+  body.once('end', () => cancel());
+  body.once('error', (error) => {
+    cancel();
+    out.destroy(error);
+  });
+  out.once('close', () => cancel());
+  body.pipe(out);
+  return out;
+}
+
+/** A {@link ResponseSource} over a Node stream, mapping read failures to shallot errors. */
+export class NodeStreamSource implements ResponseSource {
+  readonly #body: Readable;
+  readonly #headers: () => Headers;
+  readonly #ctx: BaseContext;
+
+  constructor(body: Readable, headers: () => Headers, ctx: BaseContext) {
+    this.#body = body;
+    this.#headers = headers;
+    this.#ctx = ctx;
+  }
+
+  headers(): Headers {
+    return this.#headers();
+  }
+
+  #fail = (error: unknown): never => {
+    throw toTransportError(error, this.#ctx);
+  };
+
+  text(): Promise<string> {
+    return readText(this.#body).catch(this.#fail);
+  }
+
+  json(): Promise<unknown> {
+    return readJson(this.#body).catch(this.#fail);
+  }
+
+  arrayBuffer(): Promise<ArrayBuffer> {
+    return readArrayBuffer(this.#body).catch(this.#fail);
+  }
+
+  stream(): ReadableStream<Uint8Array> {
+    const body = this.#body;
+    const ctx = this.#ctx;
+    const chunks = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    return new ReadableStream<Uint8Array>(
+      {
+        async pull(controller) {
+          try {
+            const { value, done } = await chunks.next();
+            if (done === true) controller.close();
+            else controller.enqueue(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+          } catch (error) {
+            controller.error(toTransportError(error, ctx));
+          }
+        },
+        cancel(reason) {
+          body.destroy(reason instanceof Error ? reason : undefined);
+        },
+      },
+      { highWaterMark: 0 },
+    );
+  }
+
+  async dump(): Promise<void> {
+    this.#body.resume();
+  }
+}

@@ -2,12 +2,22 @@ import { Pool, type Dispatcher } from 'undici';
 import { z } from 'zod';
 import type { BodyPayload } from './body.js';
 import type { BaseContext } from './context.js';
-import { BodyNotReplayableError, ClientClosedError, NetworkError } from './errors.js';
+import { ClientClosedError } from './errors.js';
 import { parseOptions } from './parse-options.js';
-import { isNullBodyStatus, LazyResponse, type ResponseSource } from './response.js';
+import { isNullBodyStatus, LazyResponse } from './response.js';
 import { abortReason, neverAbortSignal } from './signals.js';
 import { tlsKey, type TlsOptions } from './tls-options.js';
-import { crossOriginSensitiveHeaders, redirectStatuses, toTransportError, type Transport, type TransportStats } from './transport.js';
+import {
+  firstHop,
+  headersTimer,
+  idleGuard,
+  nextHop,
+  NodeStreamSource,
+  redirectStatuses,
+  toTransportError,
+  type Transport,
+  type TransportStats,
+} from './transport.js';
 
 /** Options of {@link undiciTransport}. */
 export const undiciTransportOptionsSchema = z.strictObject({
@@ -47,56 +57,34 @@ function firstHeader(raw: Record<string, string | string[] | undefined>, name: s
   return Array.isArray(value) ? value[0] : value;
 }
 
-class UndiciSource implements ResponseSource {
+/** Reads straight from undici's body: its `text()`/`json()`/`arrayBuffer()` skip web streams entirely. */
+class UndiciSource extends NodeStreamSource {
   readonly #data: Dispatcher.ResponseData;
   readonly #ctx: BaseContext;
 
   constructor(data: Dispatcher.ResponseData, ctx: BaseContext) {
+    super(data.body, () => toHeaders(data.headers), ctx);
     this.#data = data;
     this.#ctx = ctx;
-  }
-
-  headers(): Headers {
-    return toHeaders(this.#data.headers);
   }
 
   #fail = (error: unknown): never => {
     throw toTransportError(error, this.#ctx);
   };
 
-  text(): Promise<string> {
+  override text(): Promise<string> {
     return this.#data.body.text().catch(this.#fail);
   }
 
-  json(): Promise<unknown> {
+  override json(): Promise<unknown> {
     return this.#data.body.json().catch(this.#fail);
   }
 
-  arrayBuffer(): Promise<ArrayBuffer> {
+  override arrayBuffer(): Promise<ArrayBuffer> {
     return this.#data.body.arrayBuffer().catch(this.#fail);
   }
 
-  stream(): ReadableStream<Uint8Array> {
-    const body = this.#data.body;
-    const ctx = this.#ctx;
-    const reader = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-    return new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        try {
-          const { value, done } = await reader.next();
-          if (done === true) controller.close();
-          else controller.enqueue(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
-        } catch (error) {
-          controller.error(toTransportError(error, ctx));
-        }
-      },
-      cancel(reason) {
-        body.destroy(reason instanceof Error ? reason : undefined);
-      },
-    });
-  }
-
-  dump(): Promise<void> {
+  override dump(): Promise<void> {
     return this.#data.body.dump();
   }
 }
@@ -108,13 +96,6 @@ function flattenHeaders(headers: Headers, payload: BodyPayload | undefined): str
   });
   if (payload?.contentType !== undefined && !headers.has('content-type')) flat.push('content-type', payload.contentType);
   return flat;
-}
-
-interface Hop {
-  url: URL;
-  method: string;
-  headers: Headers;
-  sendBody: boolean;
 }
 
 /**
@@ -168,67 +149,52 @@ export function undiciTransport(options: UndiciTransportOptions = {}): Transport
 
   async function send(ctx: BaseContext): Promise<Response> {
     if (closed) throw new ClientClosedError({ request: ctx.request });
-    const signal = ctx.signal;
-    if (signal.aborted) throw abortReason(signal);
+    if (ctx.signal.aborted) throw abortReason(ctx.signal);
     const request = ctx.request;
     const readMs = ctx.timeouts.readMs;
     const connectMs = ctx.timeouts.connectMs ?? resolved.connectTimeoutMs;
-    let hop: Hop = { url: request.url, method: request.method, headers: request.headers, sendBody: request.body !== null };
-    for (let redirects = 0; ; redirects++) {
-      const body = hop.sendBody ? request.body : null;
-      const payload = body === null ? undefined : (body.takeSync() ?? (await body.take(request)));
-      let data: Dispatcher.ResponseData;
-      try {
-        data = await poolFor(hop.url, ctx.tls, connectMs).request({
-          path: hop.url.pathname + hop.url.search,
-          method: hop.method as Dispatcher.HttpMethod,
-          headers: flattenHeaders(hop.headers, payload),
-          body: payload?.data ?? null,
-          signal: signal === neverAbortSignal ? undefined : signal,
-          ...(readMs === undefined ? {} : { headersTimeout: readMs, bodyTimeout: readMs }),
-        });
-      } catch (error) {
-        throw toTransportError(error, ctx);
-      }
-      const status = data.statusCode;
-      const location = redirectStatuses.has(status) ? firstHeader(data.headers, 'location') : undefined;
-      if (location === undefined || request.redirect === 'manual') {
-        return new LazyResponse(new UndiciSource(data, ctx), {
-          status,
-          statusText: data.statusText,
-          url: hop.url.href,
-          redirected: redirects > 0,
-          nullBody: hop.method === 'HEAD' || isNullBodyStatus(status),
-        });
-      }
-      await data.body.dump().catch(() => {});
-      if (request.redirect === 'error') {
-        throw new NetworkError(`redirected (${status}) to ${location} with redirect: 'error'`, { request });
-      }
-      if (redirects >= resolved.maxRedirects) {
-        throw new NetworkError(`more than ${resolved.maxRedirects} redirects`, { request });
-      }
-      hop = nextHop(hop, status, location, request.body?.replayable ?? true, ctx);
-    }
-  }
-
-  function nextHop(hop: Hop, status: number, location: string, replayable: boolean, ctx: BaseContext): Hop {
-    let url: URL;
+    // undici's own headers/body timeouts tick at about half a second; ours follow ctx.clock.
+    const timer = headersTimer(ctx);
+    const signal = timer.signal === neverAbortSignal ? undefined : timer.signal;
+    let hop = firstHop(request);
     try {
-      url = new URL(location, hop.url);
-    } catch (error) {
-      throw new NetworkError(`invalid redirect location ${JSON.stringify(location)}`, { request: ctx.request, cause: error });
+      for (let redirects = 0; ; redirects++) {
+        const body = hop.sendBody ? request.body : null;
+        const payload = body === null ? undefined : (body.takeSync() ?? (await body.take(request)));
+        let data: Dispatcher.ResponseData;
+        try {
+          data = await poolFor(hop.url, ctx.tls, connectMs).request({
+            path: hop.url.pathname + hop.url.search,
+            method: hop.method as Dispatcher.HttpMethod,
+            headers: flattenHeaders(hop.headers, payload),
+            body: payload?.data ?? null,
+            signal,
+          });
+        } catch (error) {
+          throw toTransportError(error, ctx, timer.signal);
+        }
+        const status = data.statusCode;
+        const location = redirectStatuses.has(status) && request.redirect !== 'manual' ? firstHeader(data.headers, 'location') : undefined;
+        if (location === undefined) {
+          const init = {
+            status,
+            statusText: data.statusText,
+            url: hop.url.href,
+            redirected: redirects > 0,
+            nullBody: hop.method === 'HEAD' || isNullBodyStatus(status),
+          };
+          const source =
+            readMs === undefined
+              ? new UndiciSource(data, ctx)
+              : new NodeStreamSource(idleGuard(data.body, readMs, ctx), () => toHeaders(data.headers), ctx);
+          return new LazyResponse(source, init);
+        }
+        await data.body.dump().catch(() => {});
+        hop = nextHop(hop, status, location, redirects, resolved.maxRedirects, ctx);
+      }
+    } finally {
+      timer.done();
     }
-    const headers = new Headers(hop.headers);
-    let { method, sendBody } = hop;
-    if (status === 303 ? method !== 'HEAD' : (status === 301 || status === 302) && method === 'POST') {
-      method = status === 303 ? 'GET' : 'GET';
-      sendBody = false;
-      for (const name of ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location']) headers.delete(name);
-    }
-    if (sendBody && !replayable) throw new BodyNotReplayableError({ request: ctx.request, cause: new Error(`redirect ${status} to ${url.href}`) });
-    if (url.origin !== hop.url.origin) for (const name of crossOriginSensitiveHeaders) headers.delete(name);
-    return { url, method, headers, sendBody };
   }
 
   async function close(): Promise<void> {
