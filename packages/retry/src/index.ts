@@ -15,4 +15,4 @@ export {
   type RetryOutcome,
   type ShouldRetry,
 } from './options.js';
-export { retry, type RetryContext, type RetryMiddleware } from './retry.js';
+export { retry, type RetryContext, type RetryEvents, type RetryMiddleware } from './retry.js';

@@ -19,12 +19,25 @@ export interface RetryContext {
   budgetExhausted: boolean;
 }
 
-/** The middleware `retry()` returns, with its events. */
-export interface RetryMiddleware extends Middleware<{}, { retry: RetryContext }> {
+/** The events of a `retry()` middleware. */
+export interface RetryEvents {
   /** Listens to every retry, before its wait. */
   onRetry(listener: (event: RetryEvent) => void): Subscription;
   /** Listens to retrying stopping on an outcome that was retryable. */
   onGiveUp(listener: (event: GiveUpEvent) => void): Subscription;
+}
+
+// The members of `Middleware<{}, P>` other than its call signature: the information fields and
+// the type-level marker of what it provides (keyed by a symbol core does not export).
+type MiddlewareMembers<P extends object> = Pick<Middleware<{}, P>, keyof Middleware<{}, P>>;
+
+/**
+ * The middleware `retry()` returns: it provides `ctx.retry` and has its events. (Spelled out
+ * rather than as `Middleware<...> & RetryEvents`, from which `compose().use()` would infer that
+ * it requires `ctx.retry` instead of providing it.)
+ */
+export interface RetryMiddleware extends MiddlewareMembers<{ retry: RetryContext }>, RetryEvents {
+  (ctx: Context, next: Next): Promise<Response>;
 }
 
 type RetryCtx = Context<{ retry?: RetryContext }>;
