@@ -5,7 +5,10 @@ import { z } from 'zod';
  * TLS material: a PEM string, the bytes of a file (`Buffer`/`Uint8Array`), or a file path (a
  * string without a `-----BEGIN` line). Files are read when `tls()` is built and on `reload()`.
  */
-const material = z.union([z.string().min(1), z.instanceof(Uint8Array)]);
+const materialMessage = 'expected a PEM string, a file path, or a Buffer';
+const material = z.union([z.string().min(1), z.custom<Uint8Array>((v) => v instanceof Uint8Array, { message: materialMessage })], {
+  message: materialMessage,
+});
 
 const tlsVersion = z.enum(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']);
 
@@ -21,11 +24,7 @@ const pin = z
  * `host`, `host:port`, `*.example.com` (any subdomain, not the apex) or `*.example.com:port`;
  * IPv6 addresses in brackets (`[::1]:8443`).
  */
-const endpointPattern = z
-  .string()
-  .regex(/^(?:(?:\*\.)?[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/, {
-    message: "expected an endpoint pattern 'host', 'host:port' or '*.example.com'",
-  });
+const endpointPattern = /^(?:(?:\*\.)?[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
 const endpointShape = {
   /** Client certificate (chain), PEM or a file path. Needs `key`. */
@@ -37,7 +36,7 @@ const endpointShape = {
   /** PKCS#12 bundle (key and certificate): its bytes or a file path. Instead of `cert` and `key`. */
   pfx: material.optional(),
   /** CA certificates that verify the server: PEM, bytes or file paths (one or a list of bundles). */
-  ca: z.union([material, z.array(material).min(1)]).optional(),
+  ca: z.union([material, z.array(material).min(1)], { message: `${materialMessage}, or a list of them` }).optional(),
   /** `replace`: trust `ca` alone; `append`: Node's bundled root CAs and `ca`. */
   caMode: z.enum(['append', 'replace']).optional(),
   /** Verify the server certificate and host name. Turning it off logs a warning once. */
@@ -72,7 +71,18 @@ export const tlsOptionsSchema = z.strictObject({
    * match wins. Fields an endpoint leaves unset inherit the top-level ones, except the client
    * identity (`cert`, `key`, `pfx`, `passphrase`), which is inherited only as a whole.
    */
-  endpoints: z.record(endpointPattern, tlsEndpointOptionsSchema).optional(),
+  endpoints: z
+    .record(z.string(), tlsEndpointOptionsSchema)
+    .superRefine((endpoints, ctx) => {
+      for (const pattern of Object.keys(endpoints)) {
+        if (endpointPattern.test(pattern)) continue;
+        ctx.addIssue({
+          code: 'custom',
+          message: `${JSON.stringify(pattern)} is not an endpoint pattern; expected 'host', 'host:port' or '*.example.com' (TLS settings apply per connection, so no scheme or path)`,
+        });
+      }
+    })
+    .optional(),
   /** Re-read the files given as paths when they change (`fs.watch` on their folders). @default false */
   watch: z.boolean().default(false),
   /** Quiet time after a file change before re-reading, so a cert and key written together load once. @default 100 */

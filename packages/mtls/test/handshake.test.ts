@@ -1,7 +1,7 @@
 // Real TLS against a node:https test server with requestCert and rejectUnauthorized on: client
 // certificates, server verification, pins, versions and ciphers, on both core transports.
 import type { TLSSocket } from 'node:tls';
-import { compose, isNetworkError, type Logger, nodeFetchTransport, type Transport, undiciTransport } from '@shallot/core';
+import { compose, defineMiddleware, isNetworkError, type Logger, nodeFetchTransport, type Transport, undiciTransport } from '@shallot/core';
 import { isTlsPinningError, spkiPin, tls, type TlsPinningError } from '@shallot/mtls';
 import { createTestServer, type TestServer } from '@shallot/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -180,6 +180,26 @@ describe.each(transports)('over the %s transport', (_name, makeTransport) => {
       expect(error.seen).toEqual([spkiPin(pki.read('server-leaf.crt')), spkiPin(pki.read('int.crt')), spkiPin(pki.read('ca.crt'))]);
       expect(error.message).toContain(`GET ${url}`);
       expect(mtlsServer.hits('/wrong-pin')).toBe(0);
+    });
+
+    it('reaches outer layers as ERR_TLS_PIN, so a policy that retries network errors does not retry it', async () => {
+      const seen: string[] = [];
+      const retryNetworkErrors = defineMiddleware(async function retryNetworkErrors(_ctx, next) {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return await next();
+          } catch (error) {
+            seen.push((error as { code: string }).code);
+            if (!isNetworkError(error) || attempt === 3) throw error;
+          }
+        }
+      });
+      const pinned = tls({ ...clientOne(), pins: [spkiPin(pki.read('rogue.crt'))] });
+      await using client = compose().use(retryNetworkErrors).use(pinned).build({ transport: makeTransport() });
+      const error = await client.get(`${mtlsServer.url}/not-retried`).catch((e: unknown) => e);
+      expect(isTlsPinningError(error)).toBe(true);
+      expect(seen).toEqual(['ERR_TLS_PIN']);
+      expect(mtlsServer.hits('/not-retried')).toBe(0);
     });
 
     it('fails every connection with a wrong pin, TLS 1.2 session resumption included', async () => {
