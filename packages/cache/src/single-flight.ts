@@ -1,0 +1,66 @@
+import { abortReason } from '@shallot/core';
+import type CachePolicy from 'http-cache-semantics';
+import type { CacheEntry } from './store.js';
+
+/** How the request that led a flight ended, as the requests that joined it see it. */
+export type FlightOutcome =
+  /** An entry was stored or refreshed: joiners whose request matches its variant serve it. */
+  | {
+      readonly kind: 'entry';
+      readonly entry: CacheEntry;
+      readonly policy: CachePolicy;
+      readonly vary: readonly string[];
+      readonly variant: string;
+      readonly status: 'MISS' | 'REVALIDATED';
+    }
+  /** Nothing shareable (not storable, too large, an error status): joiners send their own. */
+  | { readonly kind: 'pass'; readonly status: number }
+  /** It threw; `aborted` when its own caller gave up, and the joiners should not share that. */
+  | { readonly kind: 'error'; readonly error: unknown; readonly aborted: boolean };
+
+/**
+ * Identical requests in flight, by key: the first one leads (sends upstream); later ones wait for
+ * its outcome instead of sending their own.
+ */
+export class Flights {
+  readonly #pending = new Map<string, Promise<FlightOutcome>>();
+
+  /** The flight under `key`, if one is running. */
+  find(key: string): Promise<FlightOutcome> | undefined {
+    return this.#pending.get(key);
+  }
+
+  /** Starts the flight under `key` and returns the function that ends it with its outcome. */
+  start(key: string): (outcome: FlightOutcome) => void {
+    let settle: (outcome: FlightOutcome) => void = () => {};
+    this.#pending.set(
+      key,
+      new Promise<FlightOutcome>((resolve) => {
+        settle = resolve;
+      }),
+    );
+    return (outcome) => {
+      this.#pending.delete(key);
+      settle(outcome);
+    };
+  }
+}
+
+/** Waits for `promise`, or rejects with the signal's reason as soon as `signal` aborts. */
+export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(abortReason(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortReason(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error as Error);
+      },
+    );
+  });
+}
