@@ -1,1 +1,2 @@
-export {};
+export { hedge, type HedgeContext } from './hedge.js';
+export { hedgeOptionsSchema, type HedgeOptions, type ResolvedHedgeOptions } from './options.js';
