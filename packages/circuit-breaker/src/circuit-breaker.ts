@@ -1,0 +1,233 @@
+import { type BaseContext, type Clock, type Context, defineMiddleware, type LayerInfo, type Logger, type Middleware, type Next, parseOptions, realClock, silentLogger } from '@shallot/core';
+import { breakerKey } from './breaker-key.js';
+import { CircuitBreakerOpenError } from './errors.js';
+import { failureCounter } from './failure-counter.js';
+import { classify, defaultIsFailure } from './failure-classification.js';
+import { type CircuitBreakerOptions, circuitBreakerOptionsSchema, type CircuitOutcome } from './options.js';
+import { type CircuitBreakerSnapshot, parseSnapshot } from './snapshot.js';
+import {
+  type Admission,
+  admit,
+  type CircuitBreakerRecord,
+  type CircuitState,
+  effectiveState,
+  initialRecord,
+  isolate,
+  type MachineConfig,
+  type Permit,
+  reset,
+  settle,
+} from './state-machine.js';
+import type { CircuitStateChange, CircuitStateListener } from './state-change.js';
+import { type CircuitBreakerStore, memoryCircuitBreakerStore } from './store.js';
+
+/** What `circuitBreaker()` puts on the context as `ctx.circuitBreaker`. */
+export interface CircuitBreakerContext {
+  /** The circuit this request went through. */
+  readonly key: string;
+  /** The circuit's state when the request was let in or refused, then after its outcome was counted. */
+  readonly state: CircuitState;
+  /** True when the request was a half-open probe. */
+  readonly probe: boolean;
+}
+
+/** Operator controls of a circuit breaker, attached to the middleware `circuitBreaker()` returns. */
+export interface CircuitBreakerControls {
+  /** The state a request to `key` would meet now (`'closed'` for a key never seen). */
+  state(key: string): CircuitState;
+  /** Holds the circuit of `key` open, refusing every request, until `reset(key)`. */
+  isolate(key: string): Promise<void>;
+  /** Closes the circuit of `key` and forgets its failures. */
+  reset(key: string): Promise<void>;
+  /** Every circuit this process knows, as JSON-safe data. */
+  snapshot(): CircuitBreakerSnapshot;
+  /** Restores circuits from a snapshot (from this process or another); probes in flight are not carried over. */
+  hydrate(snapshot: CircuitBreakerSnapshot): Promise<void>;
+  /** Calls `listener` on every state change. */
+  onStateChange(listener: CircuitStateListener): { dispose(): void };
+}
+
+/** The key under which core's `Middleware` type carries what a middleware provides (type-level only). */
+type ProvidesKey = Exclude<keyof Middleware, 'layer' | 'close' | 'layers'>;
+
+/**
+ * The middleware `circuitBreaker()` returns: a layer that provides `ctx.circuitBreaker`, with
+ * operator controls attached. It is a `Middleware<{}, { circuitBreaker: CircuitBreakerContext }>`,
+ * spelled out member by member: TypeScript cannot infer `compose().use()`'s type arguments from an
+ * interface that extends `Middleware` (it infers `Requires` as `Partial<Provides>` from the call
+ * signature, which the builder then rejects).
+ */
+export type CircuitBreakerMiddleware = {
+  (ctx: Context, next: Next): Promise<Response>;
+  readonly layer?: LayerInfo;
+  readonly close?: () => void | Promise<void>;
+} & { readonly [K in ProvidesKey]?: { circuitBreaker: CircuitBreakerContext } } & CircuitBreakerControls;
+
+interface Change {
+  from: CircuitState;
+  to: CircuitState;
+}
+
+/**
+ * One circuit breaker per key (`host:port` by default): after `failureThreshold` failures in a
+ * row (or a failure rate, with `policy: 'sampling'`) the circuit opens and requests fail fast
+ * with `CircuitBreakerOpenError`, without touching the network, until `recoveryTimeoutMs` has
+ * passed; then up to `halfOpenMaxProbes` probes test the upstream and `successThreshold`
+ * successes close it again. Network errors, timeouts and 5xx responses are failures; 4xx are not.
+ *
+ * Place it inside `retry()` so each attempt counts, and inside `rateLimit()`: a request the open
+ * circuit refuses never reaches the transport, and the rate limiter gives its token back.
+ *
+ * @example
+ * const breaker = circuitBreaker({ failureThreshold: 5, recoveryTimeoutMs: 30_000 });
+ * const client = compose().use(retry()).use(breaker).build();
+ * breaker.onStateChange(({ key, from, to }) => log.warn(`${key}: ${from} -> ${to}`));
+ */
+export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBreakerMiddleware {
+  const resolved = parseOptions(circuitBreakerOptionsSchema, options, 'circuitBreaker');
+  const backoff = resolved.recoveryBackoff;
+  const maxRecoveryMs = backoff?.maxMs ?? resolved.recoveryTimeoutMs * 10;
+  const config: MachineConfig = {
+    counter: failureCounter(resolved),
+    halfOpenMaxProbes: resolved.halfOpenMaxProbes,
+    successThreshold: resolved.successThreshold,
+    recoveryMs: (reopens) =>
+      backoff === undefined ? resolved.recoveryTimeoutMs : Math.min(maxRecoveryMs, resolved.recoveryTimeoutMs * backoff.factor ** reopens),
+  };
+  const store: CircuitBreakerStore = resolved.store ?? memoryCircuitBreakerStore({ maxKeys: resolved.maxKeys });
+  const keyOf = breakerKey(resolved.key);
+  const isFailure = resolved.isFailure ?? defaultIsFailure;
+  const listeners = new Set<CircuitStateListener>();
+  if (resolved.onStateChange !== undefined) listeners.add(resolved.onStateChange);
+  // The operator methods have no request to read a clock or logger from: they use the last ones seen.
+  let clock: Clock = realClock;
+  let log: Logger = silentLogger;
+
+  const emit = (key: string, change: Change | undefined, cause?: CircuitOutcome): void => {
+    if (change === undefined || change.from === change.to) return;
+    const event: CircuitStateChange = {
+      key,
+      ...change,
+      ...(cause?.error !== undefined ? { error: cause.error } : {}),
+      ...(cause?.response !== undefined ? { status: cause.response.status } : {}),
+    };
+    const level = change.to === 'open' || change.to === 'isolated' ? 'warn' : 'info';
+    log[level]({ circuit: key, from: change.from, to: change.to }, `circuitBreaker: circuit '${key}' ${change.from} -> ${change.to}`);
+    for (const listener of listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        log.error({ err: error }, 'circuitBreaker: an onStateChange listener threw');
+      }
+    }
+  };
+
+  /**
+   * Runs a step of the state machine through the store. The store may apply it more than once
+   * (optimistic concurrency): the change and result reported are those of the application stored.
+   */
+  const transition = async <T = undefined>(
+    key: string,
+    step: (record: CircuitBreakerRecord) => { record: CircuitBreakerRecord; result?: T },
+  ): Promise<{ change: Change | undefined; result: T | undefined; state: CircuitState }> => {
+    let last: { change: Change | undefined; result: T | undefined; state: CircuitState } = { change: undefined, result: undefined, state: 'closed' };
+    await store.update(key, (current) => {
+      const before = current ?? initialRecord(config);
+      const { record: after, result } = step(before);
+      last = { change: after.state === before.state ? undefined : { from: before.state, to: after.state }, result, state: after.state };
+      return after;
+    });
+    return last;
+  };
+
+  const count = async (ctx: BaseContext, key: string, permit: Permit, admittedAs: CircuitState, outcome: CircuitOutcome): Promise<CircuitState> => {
+    const verdict = classify(ctx, outcome, isFailure);
+    try {
+      const { change, state } = await transition(key, (current) => ({ record: settle(current, permit, verdict, ctx.clock.now(), config) }));
+      emit(key, change, outcome);
+      return state;
+    } catch (error) {
+      ctx.log.warn({ err: error, circuit: key }, 'circuitBreaker: the store failed; this outcome was not counted');
+      return admittedAs;
+    }
+  };
+
+  const handler = defineMiddleware<{}, { circuitBreaker: CircuitBreakerContext }>(
+    async function circuitBreaker(ctx, next) {
+      clock = ctx.clock;
+      log = ctx.log;
+      const key = keyOf(ctx);
+      const now = ctx.clock.now();
+      let admission: Admission | undefined;
+      try {
+        const { change, result } = await transition<Admission>(key, (current) => {
+          const decided = admit(current, now, config);
+          return { record: decided.record, result: decided };
+        });
+        emit(key, change);
+        admission = result;
+      } catch (error) {
+        // A store that cannot be reached must not fail the request: let it through uncounted.
+        ctx.log.warn({ err: error, circuit: key }, 'circuitBreaker: the store failed; letting the request through');
+      }
+      if (admission === undefined) {
+        ctx.circuitBreaker = { key, state: 'closed', probe: false };
+        return next();
+      }
+      const { permit } = admission;
+      if (permit === undefined) {
+        const state = admission.record.state;
+        ctx.circuitBreaker = { key, state, probe: false };
+        throw new CircuitBreakerOpenError(key, state, admission.retryAfterMs, { request: ctx.request });
+      }
+      ctx.circuitBreaker = { key, state: admission.record.state, probe: permit.probe };
+      let response: Response;
+      try {
+        response = await next();
+      } catch (error) {
+        ctx.circuitBreaker = { key, state: await count(ctx, key, permit, admission.record.state, { error }), probe: permit.probe };
+        throw error;
+      }
+      ctx.circuitBreaker = { key, state: await count(ctx, key, permit, admission.record.state, { response }), probe: permit.probe };
+      return response;
+    },
+    {
+      name: 'circuitBreaker',
+      options: { ...resolved, store: resolved.store === undefined ? 'memory' : 'custom' },
+    },
+  );
+
+  const controls: CircuitBreakerControls = {
+    state: (key) => effectiveState(store.peek(key), clock.now()),
+    isolate: async (key) => {
+      const now = clock.now();
+      emit(key, (await transition(key, (current) => ({ record: isolate(current, now) }))).change);
+    },
+    reset: async (key) => {
+      emit(key, (await transition(key, (current) => ({ record: reset(current, config) }))).change);
+    },
+    snapshot: () => {
+      const circuits: Record<string, CircuitBreakerRecord> = {};
+      for (const [key, value] of store.entries()) circuits[key] = structuredClone(value);
+      return { version: 1, takenAt: clock.now(), circuits };
+    },
+    hydrate: async (snapshot) => {
+      const parsed = parseSnapshot(snapshot);
+      for (const [key, saved] of Object.entries(parsed.circuits)) {
+        await store.update(key, (current) => ({
+          ...saved,
+          counter: config.counter.accepts(saved.counter) ? saved.counter : config.counter.initial(),
+          // Probes in flight belong to the process that took the snapshot; a newer generation
+          // also makes the outcomes of calls in flight here count for nothing.
+          probes: 0,
+          generation: Math.max(saved.generation, current?.generation ?? 0) + 1,
+        }));
+      }
+    },
+    onStateChange: (listener) => {
+      listeners.add(listener);
+      return { dispose: () => void listeners.delete(listener) };
+    },
+  };
+  return Object.assign(handler, controls);
+}

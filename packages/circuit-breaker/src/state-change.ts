@@ -1,0 +1,16 @@
+import type { CircuitState } from './state-machine.js';
+
+/** A circuit changed state. */
+export interface CircuitStateChange {
+  /** The circuit's key. */
+  readonly key: string;
+  readonly from: CircuitState;
+  readonly to: CircuitState;
+  /** The error of the call that caused the change, when it failed by throwing. */
+  readonly error?: unknown;
+  /** The status of the response that caused the change, when it failed with a response. */
+  readonly status?: number;
+}
+
+/** Listens to state changes. */
+export type CircuitStateListener = (change: CircuitStateChange) => void;

@@ -1,0 +1,61 @@
+import { parseOptions } from '@shallot/core';
+import { LRUCache } from 'lru-cache';
+import { z } from 'zod';
+import type { CircuitBreakerRecord } from './state-machine.js';
+
+/**
+ * Where circuit records live. The memory store keeps them in this process; a shared store (Redis)
+ * lets every process of a service see the same circuits. Methods may return promises.
+ *
+ * A store must make `update` atomic per key: read the record, call `apply`, write its result,
+ * with no other write to that key in between. A store that does this optimistically (Redis
+ * `WATCH`/`MULTI`, or a compare-and-set on `generation`) may call `apply` again on a fresh read
+ * after a conflict; `apply` is pure, and the result of its last call is the one that must be
+ * stored and returned. When `apply` returns the record it was given, nothing needs writing.
+ */
+export interface CircuitBreakerStore {
+  /** Atomically replaces the record of `key` with `apply(current)` and returns what was stored. */
+  update(key: string, apply: (current: CircuitBreakerRecord | undefined) => CircuitBreakerRecord): CircuitBreakerRecord | Promise<CircuitBreakerRecord>;
+  /**
+   * The record of `key` as this process last saw it, without I/O (for `breaker.state(key)`).
+   * A shared store answers from a local copy it refreshes on every `update`.
+   */
+  peek(key: string): CircuitBreakerRecord | undefined;
+  /** Every record this process knows, without I/O (for `breaker.snapshot()`). */
+  entries(): Iterable<readonly [string, CircuitBreakerRecord]>;
+}
+
+/** Options of {@link memoryCircuitBreakerStore}. */
+export interface MemoryCircuitBreakerStoreOptions {
+  /** Most circuits kept; the least recently used is forgotten first (it comes back closed). @default 10_000 */
+  maxKeys?: number;
+}
+
+const memoryStoreOptionsSchema = z.strictObject({ maxKeys: z.number().int().min(1).default(10_000) });
+
+/**
+ * Keeps circuit records in this process, in an LRU bounded by `maxKeys`, so a crawler that
+ * touches a million hosts holds at most `maxKeys` circuits. `update` runs `apply` synchronously,
+ * which makes it atomic.
+ *
+ * @example
+ * const store = memoryCircuitBreakerStore({ maxKeys: 1_000 });
+ * compose().use(circuitBreaker({ store }))
+ */
+export function memoryCircuitBreakerStore(options: MemoryCircuitBreakerStoreOptions = {}): CircuitBreakerStore {
+  const { maxKeys } = parseOptions(memoryStoreOptionsSchema, options, 'memoryCircuitBreakerStore');
+  const records = new LRUCache<string, CircuitBreakerRecord>({ max: maxKeys });
+  return {
+    update(key, apply) {
+      const current = records.get(key);
+      const next = apply(current);
+      if (next !== current) records.set(key, next);
+      return next;
+    },
+    peek: (key) => records.peek(key),
+    *entries() {
+      // lru-cache iterates most recently used first; snapshot oldest first so a hydrate replays recency.
+      for (const [key, record] of records.rentries()) yield [key as string, record as CircuitBreakerRecord] as const;
+    },
+  };
+}
