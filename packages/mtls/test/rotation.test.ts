@@ -130,6 +130,28 @@ describe.each(transports)('over the %s transport', (_name, makeTransport) => {
     expect(await (await client.get(`${server.url}/whoami`)).text()).toBe('client-two');
   });
 
+  it('watch: true reports a half-written rotation to the logger and loads it once complete', async () => {
+    const warnings: string[] = [];
+    const noop = (): void => {};
+    const logger = { debug: noop, info: noop, error: noop, warn: (fields: object | string, message?: string) => void warnings.push(typeof fields === 'string' ? fields : (message ?? '')) };
+    const mtls = tls({ ...files(), watch: true, watchDebounceMs: 20, logger });
+    let wake: ((event: TlsReloadEvent) => void) | undefined;
+    mtls.onReload((event) => wake?.(event));
+    const nextEvent = () => waitFor(new Promise<TlsReloadEvent>((resolve) => (wake = resolve)), 5_000, 'reload event');
+    await using client = compose().use(mtls).build({ transport: makeTransport() });
+
+    let event = nextEvent();
+    install('client-two', ['crt']);
+    expect((await event).error).toBeDefined();
+    expect(warnings.at(-1)).toMatch(/reloading certificates failed/);
+    expect(await (await client.get(`${server.url}/whoami`)).text()).toBe('client-one');
+
+    event = nextEvent();
+    install('client-two', ['key']);
+    expect(await event).toMatchObject({ trigger: 'watch', changed: ['(default)'] });
+    expect(await (await client.get(`${server.url}/whoami`)).text()).toBe('client-two');
+  });
+
   it('watch: true reloads when the files are replaced, and client.close() stops watching', async () => {
     const mtls = tls({ ...files(), watch: true, watchDebounceMs: 20 });
     const events: TlsReloadEvent[] = [];
