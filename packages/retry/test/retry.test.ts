@@ -1,5 +1,16 @@
 import { Readable } from 'node:stream';
-import { compose, defineMiddleware, isInvalidOptionsError, isNetworkError, isTimeoutError, ShallotError, undiciTransport } from '@shallot/core';
+import {
+  compose,
+  defineMiddleware,
+  isInvalidOptionsError,
+  isNetworkError,
+  isTimeoutError,
+  nodeFetchTransport,
+  ShallotError,
+  TimeoutError,
+  type TimeoutKind,
+  undiciTransport,
+} from '@shallot/core';
 import { type GiveUpEvent, isMaxRetriesExceededError, MaxRetriesExceededError, retry, type RetryEvent } from '@shallot/retry';
 import { createTestServer, failTimes } from '@shallot/testing';
 import { timeout } from '@shallot/timeout';
@@ -121,6 +132,35 @@ describe('retry: what is retried', () => {
       expect(calls).toBe(1);
     },
   );
+
+  it.each([
+    ['connect', 2],
+    ['attempt', 2],
+    ['read', 2],
+    ['total', 1],
+  ] as const)('a %s timeout from an inner layer is retried: %i calls', async (kind: TimeoutKind, expected: number) => {
+    let calls = 0;
+    const slow = defineMiddleware(async function slow(ctx, next) {
+      calls++;
+      if (calls === 1) throw new TimeoutError(kind, 50, { request: ctx.request });
+      return next();
+    });
+    await using server = await createTestServer();
+    server.route('/t', { json: { ok: true } });
+    await using client = compose().use(retry({ backoff: fast })).use(slow).build({ baseUrl: server.url });
+    const outcome = await client.get('/t').then((r) => r.status, (e: unknown) => (e as TimeoutError).kind);
+    expect(calls).toBe(expected);
+    expect(outcome).toBe(expected === 2 ? 200 : 'total');
+  });
+
+  it('works the same over the node-fetch transport', async () => {
+    await using server = await createTestServer();
+    server.route('/flaky', [{ status: 503, body: 'busy' }, { action: 'reset' }, { json: { ok: true } }]);
+    await using client = compose().use(retry({ backoff: fast })).build({ baseUrl: server.url, transport: nodeFetchTransport() });
+    const response = await client.get('/flaky');
+    expect(await response.json()).toEqual({ ok: true });
+    expect(server.hits('/flaky')).toBe(3);
+  });
 
   it('never retries an error it does not know', async () => {
     let calls = 0;
