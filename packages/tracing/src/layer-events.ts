@@ -32,7 +32,13 @@ export interface RateLimitSeen {
   waitedMs: number | undefined;
 }
 
-/** Records a rate-limit wait (`ctx.rateLimit.waitedMs > 0`) once per report. */
+/**
+ * Waits shorter than this are the limiter's own bookkeeping (its store lookup), not a wait for a
+ * token: `waitedMs` is measured from when the limiter started to when it let the request go.
+ */
+const minWaitMs = 1;
+
+/** Records a rate-limit wait (`ctx.rateLimit.waitedMs >= 1`) once per report. */
 export function recordRateLimitWait(
   ctx: BaseContext,
   span: Span,
@@ -43,7 +49,7 @@ export function recordRateLimitWait(
 ): void {
   const report = bag(ctx, 'rateLimit');
   const waitedMs = num(report?.waitedMs);
-  if (report === undefined || waitedMs === undefined || waitedMs <= 0) return;
+  if (report === undefined || waitedMs === undefined || waitedMs < minWaitMs) return;
   if (seen.report === report && seen.waitedMs === waitedMs) return;
   seen.report = report;
   seen.waitedMs = waitedMs;

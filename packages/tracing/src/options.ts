@@ -1,4 +1,4 @@
-import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
+import type { MeterProvider, TextMapPropagator, TracerProvider } from '@opentelemetry/api';
 import type { BaseContext } from '@shallot/core';
 import { z } from 'zod';
 
@@ -14,6 +14,15 @@ export const tracingOptionsSchema = z.strictObject({
   /** Where metrics go. @default the global meter provider (`metrics.getMeterProvider()`), looked up per request */
   meterProvider: z
     .custom<MeterProvider>((v) => isObject(v) && typeof v.getMeter === 'function', { message: 'expected a MeterProvider (an object with getMeter())' })
+    .optional(),
+  /**
+   * Writes `traceparent`/`tracestate`/`baggage` into each attempt's headers.
+   * @default the global propagator (`propagation.inject`), which an SDK's `register()` sets
+   */
+  propagator: z
+    .custom<TextMapPropagator>((v) => isObject(v) && typeof v.inject === 'function' && typeof v.fields === 'function', {
+      message: 'expected a TextMapPropagator (an object with inject() and fields())',
+    })
     .optional(),
   /**
    * Query (and fragment) keys whose values are replaced by `[REDACTED]` in `url.full`, on top of

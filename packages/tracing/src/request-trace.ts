@@ -132,7 +132,9 @@ export class RequestTrace {
       }
     }
     recordRateLimitWait(attemptCtx, this.#span, this.#rateLimit, this.#instruments, this.#metricAttributes, attempt.start);
-    propagation.inject(carrier, headers, headerSetter);
+    const propagator = this.#runtime.options.propagator;
+    if (propagator === undefined) propagation.inject(carrier, headers, headerSetter);
+    else propagator.inject(carrier, headers, headerSetter);
     this.#inFlight++;
     const run = this.#runtime.options.suppressTransportInstrumentation ? suppressTracing(carrier) : carrier;
     return context.with(run, send).then(
