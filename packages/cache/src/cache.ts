@@ -1,6 +1,7 @@
 import {
   type BaseContext,
   ClientClosedError,
+  type Context,
   defineMiddleware,
   fork,
   isShallotError,
@@ -35,13 +36,22 @@ import {
 import { type FlightOutcome, Flights, untilAborted } from './single-flight.js';
 import type { CacheEntry, CacheRecord, CacheStoreSetOptions } from './store.js';
 
-/** The cache layer: a middleware with its counters and a way to empty it. */
-export interface CacheMiddleware extends Middleware<{}, { cache: CacheContext }> {
+/** What the cache layer has besides being a middleware. */
+export interface CacheControls {
   /** Counters since the layer was made, and what the store holds. */
   stats(): CacheStats;
   /** Forgets every stored response. */
   clear(): Promise<void>;
 }
+
+/**
+ * The cache layer: a middleware that provides `ctx.cache`, with its counters and a way to empty
+ * it. The call signature taking `Context<{}>` is spelled out because, with extra members on the
+ * function, `.use()` would otherwise infer that the layer requires the key it provides.
+ */
+export type CacheMiddleware = Middleware<{}, { cache: CacheContext }> & {
+  (ctx: Context<{}>, next: Next): Promise<Response>;
+} & CacheControls;
 
 /** A stored entry that matches the request. */
 interface Found {
@@ -476,7 +486,7 @@ export function cache(options: CacheOptions = {}): CacheMiddleware {
     },
   );
 
-  return Object.assign(handler, {
+  const controls: CacheControls = {
     stats(): CacheStats {
       const usage = store.usage?.();
       return { ...counts, bytes: usage?.bytes, entries: usage?.entries };
@@ -485,5 +495,6 @@ export function cache(options: CacheOptions = {}): CacheMiddleware {
       if (store.clear === undefined) generation++;
       else await store.clear();
     },
-  });
+  };
+  return Object.assign(handler, controls) as CacheMiddleware;
 }

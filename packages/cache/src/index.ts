@@ -1,4 +1,4 @@
-export { cache, type CacheMiddleware } from './cache.js';
+export { cache, type CacheControls, type CacheMiddleware } from './cache.js';
 export type { CacheContext, CacheStats, CacheStatus, StaleReason } from './cache-context.js';
 export { memoryCacheStore, type MemoryCacheStore } from './memory-store.js';
 export {

@@ -1,10 +1,14 @@
 import { parseOptions } from '@shallot/core';
 import { LRUCache } from 'lru-cache';
 import { type MemoryCacheStoreOptions, memoryCacheStoreOptionsSchema } from './options.js';
-import type { CacheRecord, CacheStore, CacheStoreUsage } from './store.js';
+import type { CacheRecord, CacheStore, CacheStoreSetOptions, CacheStoreUsage } from './store.js';
 
 /** The store `cache()` uses unless given one: an LRU bounded by bytes. */
 export interface MemoryCacheStore extends CacheStore {
+  /** Answers at once: the memory store never returns a promise. */
+  get(key: string): CacheRecord | undefined;
+  set(key: string, record: CacheRecord, options?: CacheStoreSetOptions): void;
+  delete(key: string): void;
   clear(): void;
   usage(): CacheStoreUsage;
 }
