@@ -196,8 +196,11 @@ function applySearchParams(url: URL, input: SearchParamsInput): void {
 function resolveUrl(input: string | URL, base: URL | undefined): URL {
   if (input instanceof URL) return new URL(input.href);
   if (base === undefined) {
-    if (URL.canParse(input)) return new URL(input);
-    throw new TypeError(`invalid URL ${JSON.stringify(input)}: give an absolute URL or set baseUrl`);
+    try {
+      return new URL(input);
+    } catch {
+      throw new TypeError(`invalid URL ${JSON.stringify(input)}: give an absolute URL or set baseUrl`);
+    }
   }
   if (/^[a-z][a-z0-9+.-]*:/i.test(input)) return new URL(input);
   // A path is appended to the base's path, as ky's prefixUrl and axios's baseURL do.
@@ -261,21 +264,33 @@ function buildClient<P extends object>(middlewares: readonly Middleware<any, any
     return ctx as Context<P>;
   }
 
-  async function exchange(method: string, input: string | URL, init: RequestOptions = {}): Promise<Exchange<P>> {
+  // One async step per call: the onion's promise, then the throwHttpErrors check.
+  async function dispatch(ctx: Context<P>, timeoutMs: number | undefined, throwHttpErrors: boolean): Promise<Response> {
+    const response = await (timeoutMs === undefined ? run(ctx, terminal) : withTimeout(ctx, timeoutMs, 'total', () => run(ctx, terminal)));
+    if (throwHttpErrors && response.status >= 400) throw new HttpError(response, { request: ctx.request });
+    return response;
+  }
+
+  function start(method: string, input: string | URL, init: RequestOptions): Context<P> {
     if (closed) throw new ClientClosedError({ request: { method, url: String(input) } });
     const signal = init.signal;
     if (signal?.aborted === true) throw abortReason(signal);
-    const ctx = makeContext(method, input, init);
-    const timeoutMs = init.timeoutMs ?? resolved.timeoutMs;
-    const response = await (timeoutMs === undefined ? run(ctx, terminal) : withTimeout(ctx, timeoutMs, 'total', () => run(ctx, terminal)));
-    if ((init.throwHttpErrors ?? resolved.throwHttpErrors) && response.status >= 400) {
-      throw new HttpError(response, { request: ctx.request });
-    }
-    return { response, context: ctx };
+    return makeContext(method, input, init);
   }
 
-  async function request(method: string, input: string | URL, init?: RequestOptions): Promise<Response> {
-    return (await exchange(method, input, init)).response;
+  function request(method: string, input: string | URL, init: RequestOptions = {}): Promise<Response> {
+    try {
+      const ctx = start(method, input, init);
+      return dispatch(ctx, init.timeoutMs ?? resolved.timeoutMs, init.throwHttpErrors ?? resolved.throwHttpErrors);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  async function exchange(method: string, input: string | URL, init: RequestOptions = {}): Promise<Exchange<P>> {
+    const ctx = start(method, input, init);
+    const response = await dispatch(ctx, init.timeoutMs ?? resolved.timeoutMs, init.throwHttpErrors ?? resolved.throwHttpErrors);
+    return { response, context: ctx };
   }
 
   async function fetchLike(input: string | URL | Request, init: RequestOptions = {}): Promise<Response> {

@@ -2,6 +2,7 @@ import type { BaseContext, Context } from './context.js';
 import { MiddlewareProtocolError } from './errors.js';
 
 declare const provides: unique symbol;
+declare const requires: unique symbol;
 
 /**
  * Calls the rest of the onion. With no argument it passes the current context; pass
@@ -37,6 +38,8 @@ export interface Middleware<Requires extends object = {}, Provides extends objec
   readonly layers?: readonly Middleware<any, any>[];
   /** Type-level only: the context keys this middleware provides. */
   readonly [provides]?: Provides;
+  /** Type-level only: the context keys this middleware requires. */
+  readonly [requires]?: Requires;
 }
 
 /** What {@link defineMiddleware} attaches to a handler. */

@@ -85,7 +85,32 @@ function toHeaders(response: NodeFetchResponse): Headers {
 export function nodeFetchTransport(options: NodeFetchTransportOptions = {}): Transport {
   const resolved = parseOptions(nodeFetchTransportOptionsSchema, options, 'nodeFetchTransport');
   const agents = new Map<string, AnyAgent>();
+  // node-fetch keeps only the code of a socket error, so an error our checkServerIdentity
+  // returned (a pinning failure) is kept here by host and handed back in its place.
+  const identityErrors = new Map<string, Error>();
   let closed = false;
+
+  function withIdentityErrors(tls: TlsOptions | undefined): TlsOptions | undefined {
+    const check = tls?.checkServerIdentity;
+    if (tls === undefined || check === undefined) return tls;
+    return {
+      ...tls,
+      checkServerIdentity: (host, cert) => {
+        const error = check(host, cert);
+        if (error !== undefined) identityErrors.set(host, error);
+        return error;
+      },
+    };
+  }
+
+  function identityError(error: unknown, tls: TlsOptions | undefined, url: URL): unknown {
+    const host = tls?.servername ?? url.hostname;
+    const stored = identityErrors.get(host);
+    if (stored === undefined) return error;
+    identityErrors.delete(host);
+    const code = (error as { code?: unknown } | null)?.code;
+    return code !== undefined && code === (stored as { code?: unknown }).code ? stored : error;
+  }
 
   function agentFor(secure: boolean, tls: TlsOptions | undefined, connectMs: number | undefined): AnyAgent {
     const key = `${secure ? 's' : 'p'}|${secure ? tlsKey(tls) : ''}|${connectMs ?? ''}`;
@@ -99,7 +124,7 @@ export function nodeFetchTransport(options: NodeFetchTransportOptions = {}): Tra
       timeout: resolved.keepAliveMs,
       scheduling: 'lifo' as const,
     };
-    agent = guardConnect(secure ? new https.Agent({ ...base, ...(tls ?? {}) }) : new http.Agent(base), connectMs, secure);
+    agent = guardConnect(secure ? new https.Agent({ ...base, ...(withIdentityErrors(tls) ?? {}) }) : new http.Agent(base), connectMs, secure);
     agents.set(key, agent);
     if (agents.size > maxAgents) {
       const [oldestKey, oldest] = agents.entries().next().value as [string, AnyAgent];
@@ -145,7 +170,7 @@ export function nodeFetchTransport(options: NodeFetchTransportOptions = {}): Tra
             signal,
           });
         } catch (error) {
-          throw toTransportError(error, ctx, timer.signal);
+          throw toTransportError(url.protocol === 'https:' ? identityError(error, ctx.tls, url) : error, ctx, timer.signal);
         }
         const status = response.status;
         const location = redirectStatuses.has(status) && request.redirect !== 'manual' ? response.headers.get('location') : null;

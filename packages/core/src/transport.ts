@@ -218,6 +218,8 @@ export class NodeStreamSource implements ResponseSource {
           }
         },
         cancel(reason) {
+          // A body cancelled before anything read it would emit 'error' to no listener.
+          body.on('error', () => {});
           body.destroy(reason instanceof Error ? reason : undefined);
         },
       },

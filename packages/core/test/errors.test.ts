@@ -108,6 +108,14 @@ describe('typed context accumulation', () => {
     expect(await response.text()).toBe(String(context.stamp.at));
   });
 
+  it('a middleware with extra members (events, controls) keeps its provided keys through use()', async () => {
+    type Controlled = Middleware<{}, Stamp> & { reset(): void };
+    const controlled = (): Controlled => Object.assign(stamp(), { reset: () => {} });
+    await using client = compose().use(controlled()).use(needsStamp()).build({ transport: mockTransport() });
+    const { context } = await client.exchange('GET', 'https://api.example.test/');
+    expectTypeOf(context.stamp.at).toEqualTypeOf<number>();
+  });
+
   it('a middleware that requires a key cannot be used before the one that provides it', () => {
     // @ts-expect-error needsStamp requires ctx.stamp, which nothing outside it provides
     const attempt = () => compose().use(needsStamp());

@@ -118,6 +118,15 @@ describe.each(transports)('%s transport', (name, make) => {
     expect(await original.json()).toEqual({ hello: 'world' });
   });
 
+  it('cancelling a body nobody read frees it without an unhandled error', async () => {
+    await using client = compose().build({ baseUrl: server.url, transport: make() });
+    const response = await client.get('/chunks');
+    await response.body?.cancel();
+    expect(response.bodyUsed).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await (await client.get('/json')).json()).toEqual({ hello: 'world' });
+  });
+
   it('gives 204 responses a null body', async () => {
     await using client = compose().build({ baseUrl: server.url, transport: make() });
     const response = await client.get('/no-content');
