@@ -105,12 +105,16 @@ describe('tracing() with @shallot/hedge', () => {
   });
 });
 
+// The layers below are typed as plain Middleware: at the time of writing compose().use() does not
+// infer the intersection types (Middleware & Controls) that circuitBreaker(), rateLimit() and
+// cache() return.
 describe('tracing() with @shallot/circuit-breaker, @shallot/rate-limit and @shallot/cache', () => {
   it('records the breaker opening and rejecting', async () => {
     server.route('/down', { status: 503 });
+    const breaker: Middleware = circuitBreaker({ failureThreshold: 1, recoveryTimeoutMs: 60_000 });
     await using client = compose()
       .use(tracing({ tracerProvider, meterProvider }))
-      .use(circuitBreaker({ failureThreshold: 1, recoveryTimeoutMs: 60_000 }))
+      .use(breaker)
       .build({ baseUrl: server.url });
     await (await client.get('/down')).text();
     const rejected = await client.get('/down').catch((e: unknown) => e);
@@ -127,9 +131,10 @@ describe('tracing() with @shallot/circuit-breaker, @shallot/rate-limit and @shal
 
   it('records rate-limit waits', async () => {
     server.route('/limited', { json: {} });
+    const limiter: Middleware = rateLimit({ limit: 1, intervalMs: 60, burst: 1, mode: 'wait' });
     await using client = compose()
       .use(tracing({ tracerProvider, meterProvider }))
-      .use(rateLimit({ limit: 1, intervalMs: 60, burst: 1, mode: 'wait' }))
+      .use(limiter)
       .build({ baseUrl: server.url });
     await Promise.all([1, 2, 3].map(async () => (await client.get('/limited')).text()));
     const waits = exporter.getFinishedSpans().flatMap((s) => s.events.filter((e) => e.name === 'shallot.rate_limit.wait'));
@@ -141,8 +146,6 @@ describe('tracing() with @shallot/circuit-breaker, @shallot/rate-limit and @shal
 
   it('records cache misses and hits', async () => {
     server.route('/cached', { headers: { 'cache-control': 'max-age=60' }, json: { n: 1 } });
-    // Typed as a plain Middleware: compose().use() does not infer cache()'s intersection type
-    // (Middleware & CacheControls) after a layer that provides a key.
     const cacheLayer: Middleware<{}, { cache: { status: string } }> = cache();
     await using client = compose()
       .use(tracing({ tracerProvider, meterProvider }))
