@@ -1,4 +1,4 @@
-import { type BaseContext, type Clock, type Context, defineMiddleware, type LayerInfo, type Logger, type Middleware, type Next, parseOptions, realClock, silentLogger } from '@shallot/core';
+import { type BaseContext, type Clock, defineMiddleware, type Logger, type Middleware, parseOptions, realClock, silentLogger } from '@shallot/core';
 import { breakerKey } from './breaker-key.js';
 import { CircuitBreakerOpenError } from './errors.js';
 import { failureCounter } from './failure-counter.js';
@@ -47,21 +47,8 @@ export interface CircuitBreakerControls {
   onStateChange(listener: CircuitStateListener): { dispose(): void };
 }
 
-/** The key under which core's `Middleware` type carries what a middleware provides (type-level only). */
-type ProvidesKey = Exclude<keyof Middleware, 'layer' | 'close' | 'layers'>;
-
-/**
- * The middleware `circuitBreaker()` returns: a layer that provides `ctx.circuitBreaker`, with
- * operator controls attached. It is a `Middleware<{}, { circuitBreaker: CircuitBreakerContext }>`,
- * spelled out member by member: TypeScript cannot infer `compose().use()`'s type arguments from an
- * interface that extends `Middleware` (it infers `Requires` as `Partial<Provides>` from the call
- * signature, which the builder then rejects).
- */
-export type CircuitBreakerMiddleware = {
-  (ctx: Context, next: Next): Promise<Response>;
-  readonly layer?: LayerInfo;
-  readonly close?: () => void | Promise<void>;
-} & { readonly [K in ProvidesKey]?: { circuitBreaker: CircuitBreakerContext } } & CircuitBreakerControls;
+/** The middleware `circuitBreaker()` returns: a layer that provides `ctx.circuitBreaker`, with operator controls attached. */
+export interface CircuitBreakerMiddleware extends Middleware<{}, { circuitBreaker: CircuitBreakerContext }>, CircuitBreakerControls {}
 
 interface Change {
   from: CircuitState;
