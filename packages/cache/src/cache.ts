@@ -16,7 +16,7 @@ import { newEpoch, primaryKey, type RequestKeys, requestKeys, variantKey, varian
 import { discard, markResponse, readBounded, servedResponse } from './cached-response.js';
 import { invalidatedUrls, isUnsafeMethod } from './invalidation.js';
 import { memoryCacheStore } from './memory-store.js';
-import { type CacheOptions, cacheOptionsSchema } from './options.js';
+import { type CacheOptions, cacheOptionsSchema, defaultMaxEntryBytes } from './options.js';
 import {
   cacheUrl,
   decide,
@@ -165,7 +165,8 @@ function setOptions(policy: CachePolicy): CacheStoreSetOptions {
  * const b = await client.get('/items'); // HIT: nothing sent
  */
 export function cache(options: CacheOptions = {}): CacheMiddleware {
-  const resolved = parseOptions(cacheOptionsSchema, options, 'cache');
+  const parsed = parseOptions(cacheOptionsSchema, options, 'cache');
+  const resolved = { ...parsed, maxEntryBytes: parsed.maxEntryBytes ?? defaultMaxEntryBytes(parsed.maxSizeBytes) };
   const { shared, defaultTtlMs, staleWhileRevalidate, staleIfError, coalesce, maxEntryBytes } = resolved;
   const store = resolved.store ?? memoryCacheStore({ maxSizeBytes: resolved.maxSizeBytes });
   const methods: ReadonlySet<string> = new Set(resolved.methods);

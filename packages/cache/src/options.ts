@@ -3,6 +3,11 @@ import type { CacheStore } from './store.js';
 
 const MiB = 1024 * 1024;
 
+/** `maxEntryBytes` when not set: 5 MiB, or `maxSizeBytes` when that is smaller. */
+export function defaultMaxEntryBytes(maxSizeBytes: number): number {
+  return Math.min(5 * MiB, maxSizeBytes);
+}
+
 const isStore = (value: unknown): boolean => {
   if (typeof value !== 'object' || value === null) return false;
   const store = value as Record<string, unknown>;
@@ -52,12 +57,15 @@ export const cacheOptionsSchema = z
     coalesce: z.boolean().default(true),
     /** Bound on the bytes of the built-in memory store (ignored when `store` is given). @default 50 MiB */
     maxSizeBytes: z.number().int().positive().default(50 * MiB),
-    /** Bodies larger than this stream through to the caller and are not stored. @default 5 MiB */
-    maxEntryBytes: z.number().int().positive().default(5 * MiB),
+    /**
+     * Bodies larger than this stream through to the caller and are not stored.
+     * @default 5 MiB, or `maxSizeBytes` when that is smaller
+     */
+    maxEntryBytes: z.number().int().positive().optional(),
     /** Methods whose responses are stored. @default ['GET', 'HEAD'] */
     methods: z.array(z.enum(['GET', 'HEAD'])).min(1).default(['GET', 'HEAD']),
   })
-  .refine((o) => o.store !== undefined || o.maxEntryBytes <= o.maxSizeBytes, {
+  .refine((o) => o.store !== undefined || o.maxEntryBytes === undefined || o.maxEntryBytes <= o.maxSizeBytes, {
     message: 'maxEntryBytes must not exceed maxSizeBytes',
     path: ['maxEntryBytes'],
   });

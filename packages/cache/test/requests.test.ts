@@ -204,7 +204,7 @@ describe('size', () => {
   it('evicts the least recently used entries past maxSizeBytes', async () => {
     await using server = await createTestServer();
     for (const name of ['a', 'b', 'c']) server.route(`/${name}`, { body: name.repeat(1_000), headers: fresh });
-    const layer = cache({ maxSizeBytes: 4_500, maxEntryBytes: 2_000 });
+    const layer = cache({ maxSizeBytes: 4_500 });
     await using client = compose().use(layer).build({ baseUrl: server.url });
     const status = async (path: string) => {
       const { response, context } = await client.exchange('GET', path);
@@ -311,7 +311,10 @@ describe('lifecycle and options', () => {
   it('describes itself with its resolved options', async () => {
     await using client = compose().use(cache({ shared: true })).build();
     const [layer] = client.describe();
-    expect(layer).toMatchObject({ name: 'cache', options: { shared: true, staleWhileRevalidate: true, coalesce: true, methods: ['GET', 'HEAD'] } });
+    expect(layer).toMatchObject({
+      name: 'cache',
+      options: { shared: true, staleWhileRevalidate: true, coalesce: true, methods: ['GET', 'HEAD'], maxSizeBytes: 50 * 1024 * 1024, maxEntryBytes: 5 * 1024 * 1024 },
+    });
   });
 
   it('rejects bad options at construction, naming them', () => {
