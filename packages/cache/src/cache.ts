@@ -94,6 +94,9 @@ const upstreamFailures: ReadonlySet<string> = new Set(['ERR_NETWORK', 'ERR_TIMEO
 // A joiner whose request turned out not to match the flight's variant looks again; bounded.
 const maxRounds = 3;
 
+// Variants listed in an index; past this, the oldest are deleted.
+const maxVariants = 64;
+
 function bypasses(request: ShallotRequest): boolean {
   if (request.body !== null || request.url.username !== '' || request.url.password !== '') return true;
   for (const name of callerConditionals) if (request.headers.has(name)) return true;
@@ -217,15 +220,26 @@ export function cache(options: CacheOptions = {}): CacheMiddleware {
 
   async function put(job: Job, vary: readonly string[], variant: string, entry: CacheEntry, policy: CachePolicy): Promise<void> {
     const index = await read(job.ctx, job.keys.primary);
-    let epoch: string;
-    if (index?.kind === 'index' && sameNames(index.vary, vary)) {
-      epoch = index.epoch;
-    } else {
-      // A new Vary (or none stored): a new generation of variants; older ones go out of reach.
-      epoch = newEpoch();
-      await write(job.ctx, job.keys.primary, { kind: 'index', vary, epoch });
+    // The same Vary: the same generation. A new Vary (or no index): a new generation, and the
+    // variants of the old one go out of reach.
+    const current = index?.kind === 'index' && sameNames(index.vary, vary) ? index : undefined;
+    const epoch = current?.epoch ?? newEpoch();
+    const key = variantKey(job.keys, epoch, variant);
+    if (current === undefined || !current.variants.includes(key)) {
+      const variants = [...(current?.variants ?? []), key];
+      const dropped = variants.length > maxVariants ? variants.splice(0, variants.length - maxVariants) : [];
+      await write(job.ctx, job.keys.primary, { kind: 'index', vary, epoch, variants });
+      for (const old of dropped) await remove(job.ctx, old);
+      if (index?.kind === 'index' && current === undefined) for (const old of index.variants) await remove(job.ctx, old);
     }
-    await write(job.ctx, variantKey(job.keys, epoch, variant), entry, setOptions(policy));
+    await write(job.ctx, key, entry, setOptions(policy));
+  }
+
+  /** Deletes the index of a primary key and the variants it lists. */
+  async function drop(ctx: BaseContext, primary: string): Promise<void> {
+    const index = await read(ctx, primary);
+    await remove(ctx, primary);
+    if (index?.kind === 'index') for (const key of index.variants) await remove(ctx, key);
   }
 
   function finish(job: Pick<Job, 'state' | 'counted'>, response: Response, status: CacheStatus, staleReason?: StaleReason): Response {
@@ -419,7 +433,7 @@ export function cache(options: CacheOptions = {}): CacheMiddleware {
 
   async function invalidate(ctx: BaseContext, request: ShallotRequest, response: Response): Promise<void> {
     for (const url of invalidatedUrls(request, response)) {
-      for (const method of methods) await remove(ctx, primaryKey(method, url, generation));
+      for (const method of methods) await drop(ctx, primaryKey(method, url, generation));
     }
   }
 

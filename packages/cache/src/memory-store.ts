@@ -28,7 +28,10 @@ function headerBytes(headers: Record<string, string | string[] | undefined> | nu
 
 /** The bytes a record is charged: its body, its header strings, its key and a fixed overhead. */
 function recordSize(record: CacheRecord, key: string): number {
-  if (record.kind === 'index') return recordOverhead + key.length + record.epoch.length + record.vary.reduce((n, v) => n + v.length, 0);
+  if (record.kind === 'index') {
+    const strings = [record.epoch, ...record.vary, ...record.variants];
+    return recordOverhead + key.length + strings.reduce((n, v) => n + v.length, 0);
+  }
   const policy = record.policy;
   return recordOverhead + key.length + record.body.byteLength + headerBytes(policy.resh) + headerBytes(policy.reqh) + (policy.u?.length ?? 0);
 }

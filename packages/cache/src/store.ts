@@ -19,9 +19,11 @@ export interface CacheEntry {
 
 /**
  * What is stored under a URL's primary key (method and URL): the request headers its responses
- * vary on, and the epoch that names the current generation of its variants. Deleting the index
- * invalidates every variant at once: the next response starts a new epoch, and keys of older
- * epochs are never looked up again (an LRU or a TTL drops them).
+ * vary on, the epoch that names the current generation of its variants, and the variants stored.
+ * Deleting the index invalidates every variant at once, even if `variants` missed one (two
+ * processes updating it at the same time): the next response starts a new epoch, and keys of
+ * older epochs are never looked up again. The cache deletes the listed variants too, so they do
+ * not wait for eviction.
  */
 export interface CacheIndex {
   readonly kind: 'index';
@@ -29,6 +31,8 @@ export interface CacheIndex {
   readonly vary: readonly string[];
   /** A random id, part of every variant key of this generation. */
   readonly epoch: string;
+  /** The store keys of the variants stored in this generation (at most 64, the newest). */
+  readonly variants: readonly string[];
 }
 
 /** A value in a {@link CacheStore}. */

@@ -12,14 +12,19 @@ describe('invalidation by unsafe methods', () => {
       response.writeHead(request.method === 'POST' ? 201 : 200, fresh);
       response.end(request.method);
     });
-    await using client = compose().use(cache()).build({ baseUrl: server.url });
+    const layer = cache();
+    await using client = compose().use(layer).build({ baseUrl: server.url });
     await (await client.get('/items')).text();
+    await (await client.get('/items', { headers: { authorization: 'Bearer b' } })).text();
     expect((await client.exchange('GET', '/items')).context.cache.status).toBe('HIT');
+    expect(layer.stats().entries).toBe(2);
     const post = await client.exchange('POST', '/items', { json: { name: 'x' } });
     expect(post.context.cache.status).toBe('BYPASS');
     expect(post.response.headers.get('x-cache')).toBe('BYPASS');
+    expect(layer.stats().entries).toBe(0);
     expect((await client.exchange('GET', '/items')).context.cache.status).toBe('MISS');
-    expect(server.requests('/items').map((r) => r.method)).toEqual(['GET', 'POST', 'GET']);
+    expect((await client.exchange('GET', '/items', { headers: { authorization: 'Bearer b' } })).context.cache.status).toBe('MISS');
+    expect(server.requests('/items').map((r) => r.method)).toEqual(['GET', 'GET', 'POST', 'GET', 'GET']);
   });
 
   it('PUT, PATCH and DELETE invalidate; a failed one does not', async () => {

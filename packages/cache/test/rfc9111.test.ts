@@ -187,6 +187,21 @@ describe('Vary', () => {
     expect(layer.stats().entries).toBe(2);
   });
 
+  it('drops the variants of the old Vary when a response varies on other headers', async () => {
+    await using server = await createTestServer();
+    server.route('/page', [
+      { body: 'one', headers: { 'cache-control': 'max-age=1' } },
+      { body: 'two', headers: { 'cache-control': 'max-age=60', vary: 'accept-language' } },
+    ]);
+    const { client, clock, layer } = clientOf(server);
+    await using _ = client;
+    await (await client.get('/page')).text();
+    await clock.advance(2_000);
+    expect(await (await client.get('/page')).text()).toBe('two');
+    expect(layer.stats().entries).toBe(1);
+    expect((await client.exchange('GET', '/page')).context.cache.status).toBe('HIT');
+  });
+
   it('never serves a Vary: * response from the cache', async () => {
     await using server = await createTestServer();
     server.route('/any', { json: {}, headers: { vary: '*', 'cache-control': 'max-age=60' } });
