@@ -1,0 +1,155 @@
+// The clients the bench compares. Each row is loaded in a process of its own (one client per
+// process: loading two distorts both, see /work/shared/BENCH-NOTES.md), so every import here is
+// dynamic and happens only for the row that runs.
+//
+// A row's `create({ origin, sockets })` returns `{ get(path, read), close() }`: `get` sends one GET
+// and reads the whole body with `read` ('json' or 'text'), resolving to what it read.
+import * as http from 'node:http';
+
+/** Makes `n` no-op middlewares, each a distinct function, as users would write them. */
+function noOps(n) {
+  return Array.from({ length: n }, () => async (ctx, next) => next());
+}
+
+async function shallot({ origin, sockets }, { transport = 'undici', middlewares = [] } = {}) {
+  const core = await import('@shallot/core');
+  const t = transport === 'undici' ? core.undiciTransport({ maxSockets: sockets }) : core.nodeFetchTransport({ maxSockets: sockets });
+  let builder = core.compose();
+  for (const m of middlewares) builder = builder.use(m);
+  const client = builder.build({ transport: t });
+  return {
+    get: async (path, read) => (await client.get(origin + path))[read](),
+    probe: async (path) => (await client.get(origin + path)).headers.get('x-cache') ?? undefined,
+    close: () => client.close(),
+  };
+}
+
+/** Resolves the optional layer `name` exported by `pkg`, or undefined when it is not built yet. */
+export async function optionalLayer(pkg, name) {
+  try {
+    const mod = await import(pkg);
+    return typeof mod[name] === 'function' ? mod[name] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Every row, in table order. `requires` names the optional package a row needs (`[pkg, export]`);
+ * `path` maps a body size to the upstream path the row asks for.
+ */
+export const rows = [
+  {
+    name: 'undici',
+    label: '`undici.request` (Pool, baseline)',
+    async create({ origin, sockets }) {
+      const { Pool, request } = await import('undici');
+      const pool = new Pool(origin, { connections: sockets });
+      return {
+        get: async (path, read) => (await request(origin + path, { dispatcher: pool })).body[read](),
+        close: () => pool.close(),
+      };
+    },
+  },
+  {
+    name: 'fetch',
+    label: 'global `fetch`',
+    async create({ origin }) {
+      return { get: async (path, read) => (await fetch(origin + path))[read](), close: async () => {} };
+    },
+  },
+  {
+    name: 'node-fetch',
+    label: 'node-fetch 3 (keep-alive agent)',
+    async create({ origin, sockets }) {
+      const { default: nodeFetch } = await import('node-fetch');
+      const agent = new http.Agent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets });
+      return { get: async (path, read) => (await nodeFetch(origin + path, { agent }))[read](), close: async () => agent.destroy() };
+    },
+  },
+  {
+    name: 'got',
+    label: 'got 14 (keep-alive agent)',
+    async create({ origin, sockets }) {
+      const { got } = await import('got');
+      const agent = new http.Agent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets });
+      const client = got.extend({ agent: { http: agent } });
+      return { get: (path, read) => client.get(origin + path)[read](), close: async () => agent.destroy() };
+    },
+  },
+  {
+    name: 'ky',
+    label: 'ky (global fetch)',
+    async create({ origin }) {
+      const { default: ky } = await import('ky');
+      return { get: (path, read) => ky.get(origin + path)[read](), close: async () => {} };
+    },
+  },
+  {
+    name: 'axios',
+    label: 'axios (keep-alive agent)',
+    async create({ origin, sockets }) {
+      const { default: axios } = await import('axios');
+      const agent = new http.Agent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets });
+      const client = axios.create({ httpAgent: agent });
+      return {
+        get: async (path, read) => (await client.get(origin + path, { responseType: read === 'json' ? 'json' : 'text' })).data,
+        close: async () => agent.destroy(),
+      };
+    },
+  },
+  {
+    name: 'shallot-undici',
+    label: 'shallot, no middleware, undiciTransport',
+    create: (env) => shallot(env, { transport: 'undici' }),
+  },
+  {
+    name: 'shallot-node-fetch',
+    label: 'shallot, no middleware, nodeFetchTransport',
+    create: (env) => shallot(env, { transport: 'node-fetch' }),
+  },
+  {
+    name: 'shallot-mw10',
+    label: 'shallot + 10 no-op middlewares, undici',
+    create: (env) => shallot(env, { middlewares: noOps(10) }),
+  },
+  {
+    name: 'shallot-retry',
+    label: 'shallot + `retry()`, undici (no failures)',
+    requires: ['@shallot/retry', 'retry'],
+    async create(env) {
+      const retry = await optionalLayer('@shallot/retry', 'retry');
+      return shallot(env, { middlewares: [retry()] });
+    },
+  },
+  {
+    name: 'shallot-cache-hit',
+    label: 'shallot + `cache()`, HIT (max-age=600)',
+    requires: ['@shallot/cache', 'cache'],
+    path: (size) => `/cache/${size}`,
+    async create(env) {
+      const cache = await optionalLayer('@shallot/cache', 'cache');
+      return shallot(env, { middlewares: [cache()] });
+    },
+  },
+  {
+    name: 'shallot-cache-miss',
+    label: 'shallot + `cache()`, MISS (no-store)',
+    requires: ['@shallot/cache', 'cache'],
+    path: (size) => `/nostore/${size}`,
+    async create(env) {
+      const cache = await optionalLayer('@shallot/cache', 'cache');
+      return shallot(env, { middlewares: [cache()] });
+    },
+  },
+];
+
+/** The path a row asks for with a body of `size` ('small' or 'large'). */
+export function pathOf(row, size) {
+  return row.path === undefined ? `/${size}` : row.path(size);
+}
+
+/** How a body of `size` is read: the small JSON with json(), the 64 KiB one with text(). */
+export function readOf(size) {
+  return size === 'small' ? 'json' : 'text';
+}
