@@ -1,5 +1,5 @@
 import type { Attributes } from '@opentelemetry/api';
-import { type RedactionOptions, redactHeaders, redactUrl } from './redact.js';
+import { type RedactionOptions, redactHeaders } from './redact.js';
 
 /**
  * Attribute names of the stable OpenTelemetry HTTP client conventions, spelled out here so the
@@ -42,13 +42,13 @@ export function serverOf(url: URL): { address: string; port: number | undefined 
   return { address, port };
 }
 
-/** The attributes known before the request is sent; `url.full` is redacted. */
-export function requestAttributes(method: string, url: URL, redaction: RedactionOptions): Attributes {
+/** The attributes known before the request is sent; `fullUrl` is the redacted `url.full`. */
+export function requestAttributes(method: string, url: URL, fullUrl: string): Attributes {
   const { address, port } = serverOf(url);
   const attributes: Attributes = {
     [attr.method]: knownMethods.has(method) ? method : '_OTHER',
     [attr.serverAddress]: address,
-    [attr.urlFull]: redactUrl(url, redaction),
+    [attr.urlFull]: fullUrl,
     [attr.urlScheme]: url.protocol.slice(0, -1),
   };
   if (port !== undefined) attributes[attr.serverPort] = port;

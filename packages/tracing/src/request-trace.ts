@@ -10,7 +10,7 @@ import {
   trace,
   type Tracer,
 } from '@opentelemetry/api';
-import type { BaseContext } from '@shallot/core';
+import { type BaseContext, type Logger, silentLogger } from '@shallot/core';
 import { attr, errorType, headerAttributes, requestAttributes, spanName } from './http-attributes.js';
 import type { Instruments } from './instruments.js';
 import { type BreakerStates, type RateLimitSeen, recordLayers, recordRateLimitWait, retryDelayMs } from './layer-events.js';
@@ -34,6 +34,13 @@ const headerSetter: TextMapSetter<Headers> = {
 
 /** Both shallot transports speak HTTP/1.1 (undici's Pool without h2, node's http.Agent). */
 const protocolVersion = '1.1';
+
+/** False when debug lines would go nowhere, so none is built. */
+export function debugEnabled(log: Logger): boolean {
+  if (log === silentLogger) return false;
+  const isLevelEnabled = (log as { isLevelEnabled?: unknown }).isLevelEnabled;
+  return typeof isLevelEnabled !== 'function' || (isLevelEnabled as (level: string) => boolean).call(log, 'debug');
+}
 
 interface Attempt {
   readonly n: number;
@@ -66,6 +73,8 @@ export class RequestTrace {
   readonly #start: number;
   readonly #attempts: Attempt[] = [];
   readonly #rateLimit: RateLimitSeen = { report: undefined, waitedMs: undefined };
+  readonly #href: string;
+  readonly #fullUrl: string;
   #inFlight = 0;
 
   constructor(runtime: TracingRuntime, ctx: BaseContext, parent: OtelContext, instruments: Instruments, metricAttributes: Attributes) {
@@ -75,13 +84,15 @@ export class RequestTrace {
     this.#metricAttributes = metricAttributes;
     this.#start = ctx.clock.now();
     const { method, url, headers } = ctx.request;
+    this.#href = url.href;
+    this.#fullUrl = redactUrl(url, runtime.redaction);
     this.#span = runtime.tracer.startSpan(
       spanName(method),
       {
         kind: SpanKind.CLIENT,
         startTime: this.#start,
         attributes: {
-          ...requestAttributes(method, url, runtime.redaction),
+          ...requestAttributes(method, url, this.#fullUrl),
           ...headerAttributes('http.request.header', runtime.options.captureRequestHeaders, headers, runtime.redaction),
         },
       },
@@ -98,6 +109,15 @@ export class RequestTrace {
   /** The OpenTelemetry context with the request span active. */
   get context(): OtelContext {
     return this.#spanContext;
+  }
+
+  /** `url.full` of the request: redacted once, reused by attempts to the same URL and by logs. */
+  get fullUrl(): string {
+    return this.#fullUrl;
+  }
+
+  #redacted(url: URL): string {
+    return url.href === this.#href ? this.#fullUrl : redactUrl(url, this.#runtime.redaction);
   }
 
   /** The transport hook: wraps every attempt of this request. */
@@ -154,7 +174,7 @@ export class RequestTrace {
   #startAttemptSpan(attempt: Attempt): Span {
     const { options, redaction, tracer } = this.#runtime;
     const attributes: Attributes = {
-      ...requestAttributes(attempt.method, attempt.url, redaction),
+      ...requestAttributes(attempt.method, attempt.url, this.#redacted(attempt.url)),
       ...headerAttributes('http.request.header', options.captureRequestHeaders, attempt.headers, redaction),
     };
     if (attempt.n > 1) attributes[attr.resendCount] = attempt.n - 1;
@@ -172,11 +192,12 @@ export class RequestTrace {
     this.#inFlight--;
     attempt.end = attemptCtx.clock.now();
     if (attempt.span !== undefined) this.#finishSpan(attempt.span, attempt.response, attempt.error, attempt.end, true);
+    if (!debugEnabled(attemptCtx.log)) return;
     const fields: Record<string, unknown> = {
       traceId: this.#span.spanContext().traceId,
       attempt: attempt.n,
       method: attempt.method,
-      url: redactUrl(attempt.url, this.#runtime.redaction),
+      url: this.#redacted(attempt.url),
       durationMs: attempt.end - attempt.start,
     };
     if (attempt.response !== undefined) fields.status = attempt.response.status;
@@ -191,7 +212,10 @@ export class RequestTrace {
       const status = response.status;
       span.setAttribute(attr.statusCode, status);
       if (sent) span.setAttribute(attr.protocolVersion, protocolVersion);
-      span.setAttributes(headerAttributes('http.response.header', options.captureResponseHeaders, response.headers, redaction));
+      // Only when asked: reading `headers` makes a lazy transport Response build them.
+      if (options.captureResponseHeaders.length > 0) {
+        span.setAttributes(headerAttributes('http.response.header', options.captureResponseHeaders, response.headers, redaction));
+      }
       if (status >= 500 || (options.markClientErrors && status >= 400)) {
         span.setAttribute(attr.errorType, String(status));
         span.setStatus({ code: SpanStatusCode.ERROR });
@@ -217,24 +241,28 @@ export class RequestTrace {
     this.#finishSpan(this.#span, response, response === undefined ? (error ?? new Error('request failed')) : undefined, end, sent);
 
     const attributes: Attributes = { ...this.#metricAttributes };
-    const fields: Record<string, unknown> = {
-      traceId: this.#span.spanContext().traceId,
-      method: ctx.request.method,
-      url: redactUrl(ctx.request.url, this.#runtime.redaction),
-      attempts: this.#attempts.length,
-      durationMs: end - this.#start,
-    };
     if (response !== undefined) {
       attributes[attr.statusCode] = response.status;
       if (sent) attributes[attr.protocolVersion] = protocolVersion;
       if (response.status >= 500 || (this.#runtime.options.markClientErrors && response.status >= 400)) attributes[attr.errorType] = String(response.status);
-      fields.status = response.status;
     } else {
       attributes[attr.errorType] = errorType(error);
+    }
+    this.#instruments.duration.record(Math.max(0, end - this.#start) / 1000, attributes);
+
+    if (!debugEnabled(ctx.log)) return;
+    const fields: Record<string, unknown> = {
+      traceId: this.#span.spanContext().traceId,
+      method: ctx.request.method,
+      url: this.#redacted(ctx.request.url),
+      attempts: this.#attempts.length,
+      durationMs: end - this.#start,
+    };
+    if (response !== undefined) fields.status = response.status;
+    else {
       fields.error = errorType(error);
       fields.message = redactText(error instanceof Error ? error.message : String(error), this.#runtime.redaction);
     }
-    this.#instruments.duration.record(Math.max(0, end - this.#start) / 1000, attributes);
     ctx.log.debug(fields, 'shallot request settled');
   }
 }

@@ -4,8 +4,7 @@ import { metricAttributes } from './http-attributes.js';
 import { instrumentSource, scopeName, scopeVersion } from './instruments.js';
 import { BreakerStates } from './layer-events.js';
 import { type TracingOptions, tracingOptionsSchema } from './options.js';
-import { redactUrl } from './redact.js';
-import { RequestTrace, type TracingRuntime } from './request-trace.js';
+import { debugEnabled, RequestTrace, type TracingRuntime } from './request-trace.js';
 
 /** `ctx.trace`: the request's span, for layers and callers that add to it. */
 export interface TraceContext {
@@ -69,7 +68,7 @@ export function tracing(options?: TracingOptions): Middleware<{}, { trace: Trace
       const request = new RequestTrace(runtime, ctx, context.active(), current, attributes);
       const { traceId, spanId } = request.span.spanContext();
       ctx.trace = { span: request.span, traceId, spanId, context: request.context };
-      ctx.log.debug({ traceId, spanId, method: ctx.request.method, url: redactUrl(ctx.request.url, runtime.redaction) }, 'shallot request started');
+      if (debugEnabled(ctx.log)) ctx.log.debug({ traceId, spanId, method: ctx.request.method, url: request.fullUrl }, 'shallot request started');
       addTransportHook(ctx, request.hook);
       current.active.add(1, attributes);
       try {

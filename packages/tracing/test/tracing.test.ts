@@ -234,6 +234,28 @@ describe('tracing(): spans', () => {
     expect(everything).not.toContain('SECRET');
   });
 
+  it('names a span HTTP for a method outside the spec, keeping the original', async () => {
+    server.route('/purge', { status: 204 });
+    await using client = compose().use(tracing({ tracerProvider })).build({ baseUrl: server.url });
+    await client.request('PURGE', '/purge');
+    const span = exporter.getFinishedSpans()[0] as ReadableSpan;
+    expect(span.name).toBe('HTTP');
+    expect(span.attributes).toMatchObject({ 'http.request.method': '_OTHER', 'http.request.method_original': 'PURGE', 'http.response.status_code': 204 });
+  });
+
+  it('records the response headers it is asked for, sensitive ones redacted', async () => {
+    server.route('/login', { headers: { 'set-cookie': 'sid=SECRET-sid; HttpOnly', 'x-served-by': 'edge-1' }, json: {} });
+    await using client = compose()
+      .use(tracing({ tracerProvider, captureResponseHeaders: ['Set-Cookie', 'x-served-by', 'x-absent'] }))
+      .build({ baseUrl: server.url });
+    await (await client.post('/login')).text();
+    const span = exporter.getFinishedSpans()[0] as ReadableSpan;
+    expect(span.attributes['http.response.header.set-cookie']).toEqual(['[REDACTED]']);
+    expect(span.attributes['http.response.header.x-served-by']).toEqual(['edge-1']);
+    expect(span.attributes['http.response.header.x-absent']).toBeUndefined();
+    expect(span.name).toBe('POST');
+  });
+
   it('works without an SDK: nothing is exported and no traceparent is sent', async () => {
     server.route('/plain', { json: {} });
     await using client = compose().use(tracing()).build({ baseUrl: server.url });
