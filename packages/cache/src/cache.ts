@@ -24,6 +24,7 @@ import {
   headerRecord,
   type PolicyRequest,
   policyClass,
+  policyObject,
   policyRequest,
   recordHeaders,
   responsePolicy,
@@ -294,7 +295,7 @@ export function cache(options: CacheOptions = {}): CacheMiddleware {
       if (found !== undefined) await remove(job.ctx, found.key);
       return pass(body);
     }
-    const entry: CacheEntry = { kind: 'response', status: response.status, statusText: response.statusText, body, policy: policy.toObject() };
+    const entry: CacheEntry = { kind: 'response', status: response.status, statusText: response.statusText, body, policy: policyObject(policy) };
     const variant = variantOf(job.keys, vary, job.request.headers);
     await put(job, vary, variant, entry, policy);
     const served = servedResponse(body, new Headers(response.headers), {
@@ -319,7 +320,7 @@ export function cache(options: CacheOptions = {}): CacheMiddleware {
       });
       if (revalidated.matches) {
         const policy = revalidated.policy;
-        const entry: CacheEntry = { ...found.entry, policy: policy.toObject() };
+        const entry: CacheEntry = { ...found.entry, policy: policyObject(policy) };
         if (policy.storable()) await write(job.ctx, found.key, entry, setOptions(policy));
         else await remove(job.ctx, found.key);
         return {

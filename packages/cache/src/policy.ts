@@ -59,6 +59,13 @@ export function storedPolicy(cls: PolicyClass, object: CachePolicy.CachePolicyOb
   return policy;
 }
 
+/** The serialisable form of a policy, remembered so that reading it back costs nothing. */
+export function policyObject(policy: CachePolicy): CachePolicy.CachePolicyObject {
+  const object = policy.toObject();
+  memo.set(object, policy);
+  return object;
+}
+
 /** A Headers object as a record (`set-cookie` kept as a list). */
 export function headerRecord(headers: Headers): HeaderRecord {
   const record: HeaderRecord = {};
