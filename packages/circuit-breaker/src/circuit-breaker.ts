@@ -1,4 +1,4 @@
-import { type BaseContext, type Clock, defineMiddleware, type Logger, type Middleware, parseOptions, realClock, silentLogger } from '@shallot/core';
+import { type BaseContext, type Clock, defineMiddleware, HttpError, type Logger, type Middleware, parseOptions, realClock, type RequestTarget, silentLogger } from '@shallot/core';
 import { breakerKey } from './breaker-key.js';
 import { CircuitBreakerOpenError } from './errors.js';
 import { failureCounter } from './failure-counter.js';
@@ -25,10 +25,11 @@ import { type CircuitBreakerStore, memoryCircuitBreakerStore } from './store.js'
 export interface CircuitBreakerContext {
   /** The circuit this request went through. */
   readonly key: string;
-  /** The circuit's state when the request was let in or refused, then after its outcome was counted. */
+  /**
+   * The circuit's state as the request was let in (`'half-open'` for a probe) or refused, then,
+   * once its outcome was counted, the state after it.
+   */
   readonly state: CircuitState;
-  /** True when the request was a half-open probe. */
-  readonly probe: boolean;
 }
 
 /** Operator controls of a circuit breaker, attached to the middleware `circuitBreaker()` returns. */
@@ -90,13 +91,13 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
   let clock: Clock = realClock;
   let log: Logger = silentLogger;
 
-  const emit = (key: string, change: Change | undefined, cause?: CircuitOutcome): void => {
+  const emit = (key: string, change: Change | undefined, cause?: CircuitOutcome, request?: RequestTarget): void => {
     if (change === undefined || change.from === change.to) return;
     const event: CircuitStateChange = {
       key,
       ...change,
       ...(cause?.error !== undefined ? { error: cause.error } : {}),
-      ...(cause?.response !== undefined ? { status: cause.response.status } : {}),
+      ...(cause?.response !== undefined ? { error: new HttpError(cause.response, { request }), status: cause.response.status } : {}),
     };
     const level = change.to === 'open' || change.to === 'isolated' ? 'warn' : 'info';
     log[level]({ circuit: key, from: change.from, to: change.to }, `circuitBreaker: circuit '${key}' ${change.from} -> ${change.to}`);
@@ -131,7 +132,7 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
     const verdict = classify(ctx, outcome, isFailure);
     try {
       const { change, state } = await transition(key, (current) => ({ record: settle(current, permit, verdict, ctx.clock.now(), config) }));
-      emit(key, change, outcome);
+      emit(key, change, outcome, ctx.request);
       return state;
     } catch (error) {
       ctx.log.warn({ err: error, circuit: key }, 'circuitBreaker: the store failed; this outcome was not counted');
@@ -158,24 +159,24 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
         ctx.log.warn({ err: error, circuit: key }, 'circuitBreaker: the store failed; letting the request through');
       }
       if (admission === undefined) {
-        ctx.circuitBreaker = { key, state: 'closed', probe: false };
+        ctx.circuitBreaker = { key, state: 'closed' };
         return next();
       }
       const { permit } = admission;
       if (permit === undefined) {
         const state = admission.record.state;
-        ctx.circuitBreaker = { key, state, probe: false };
+        ctx.circuitBreaker = { key, state };
         throw new CircuitBreakerOpenError(key, state, admission.retryAfterMs, { request: ctx.request });
       }
-      ctx.circuitBreaker = { key, state: admission.record.state, probe: permit.probe };
+      ctx.circuitBreaker = { key, state: admission.record.state };
       let response: Response;
       try {
         response = await next();
       } catch (error) {
-        ctx.circuitBreaker = { key, state: await count(ctx, key, permit, admission.record.state, { error }), probe: permit.probe };
+        ctx.circuitBreaker = { key, state: await count(ctx, key, permit, admission.record.state, { error }) };
         throw error;
       }
-      ctx.circuitBreaker = { key, state: await count(ctx, key, permit, admission.record.state, { response }), probe: permit.probe };
+      ctx.circuitBreaker = { key, state: await count(ctx, key, permit, admission.record.state, { response }) };
       return response;
     },
     {

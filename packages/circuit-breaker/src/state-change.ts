@@ -6,7 +6,10 @@ export interface CircuitStateChange {
   readonly key: string;
   readonly from: CircuitState;
   readonly to: CircuitState;
-  /** The error of the call that caused the change, when it failed by throwing. */
+  /**
+   * What caused the change, when a call did: the error it threw, or an `HttpError` carrying the
+   * response it failed with. Absent for time passing and operator actions.
+   */
   readonly error?: unknown;
   /** The status of the response that caused the change, when it failed with a response. */
   readonly status?: number;

@@ -1,4 +1,4 @@
-import { compose, isInvalidOptionsError, isNetworkError, isTimeoutError } from '@shallot/core';
+import { compose, type HttpError, isHttpError, isInvalidOptionsError, isNetworkError, isTimeoutError } from '@shallot/core';
 import { timeout } from '@shallot/timeout';
 import { createTestServer, failTimes, type TestServer } from '@shallot/testing';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -107,9 +107,13 @@ describe('circuitBreaker', () => {
     const breaker = circuitBreaker({ failureThreshold: 2, key: 'global' });
     await using client = compose().use(breaker).use(timeout({ attemptMs: 30 })).build({ baseUrl: upstream.url });
 
+    const changes: unknown[] = [];
+    breaker.onStateChange((change) => changes.push(change.error));
     expect(isNetworkError(await attempt(client, '/reset'))).toBe(true);
     expect(isTimeoutError(await attempt(client, '/slow'))).toBe(true);
     expect(breaker.state('global')).toBe('open');
+    expect(changes).toHaveLength(1);
+    expect(isTimeoutError(changes[0])).toBe(true);
     expect(isCircuitBreakerOpenError(await attempt(client, '/slow'))).toBe(true);
     expect(upstream.hits('/slow')).toBe(1);
   });
@@ -160,7 +164,7 @@ describe('circuitBreaker', () => {
     await using client = compose().use(circuitBreaker({ failureThreshold: 1, key: 'global' })).build({ baseUrl: upstream.url });
     const { response, context } = await client.exchange('GET', '/down');
     await response.arrayBuffer();
-    expect(context.circuitBreaker).toEqual({ key: 'global', state: 'open', probe: false });
+    expect(context.circuitBreaker).toEqual({ key: 'global', state: 'open' });
   });
 
   it('opens on a failure rate with policy: sampling', async () => {
@@ -192,7 +196,9 @@ describe('circuitBreaker', () => {
     const subscription = breaker.onStateChange((c) => fromMethod.push(c));
     await using client = compose().use(breaker).build({ baseUrl: upstream.url });
     await attempt(client, '/down');
-    expect(fromOption).toEqual([{ key: keyOf(upstream), from: 'closed', to: 'open', status: 503 }]);
+    expect(fromOption).toMatchObject([{ key: keyOf(upstream), from: 'closed', to: 'open', status: 503 }]);
+    expect(isHttpError(fromOption[0]?.error)).toBe(true);
+    expect((fromOption[0]?.error as HttpError).status).toBe(503);
     expect(fromMethod).toEqual(fromOption);
     subscription.dispose();
     await breaker.reset(keyOf(upstream));

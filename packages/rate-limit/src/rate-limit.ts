@@ -19,8 +19,6 @@ export interface RateLimitContext {
   readonly key: string | undefined;
   /** How long it waited for its token (0 when one was free). */
   readonly waitedMs: number;
-  /** Tokens left in the bucket right after this request took one. */
-  readonly remaining: number;
 }
 
 /** What a rate limiter lets you look at. */
@@ -76,7 +74,7 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
     async function rateLimit(ctx, next) {
       const key = keyOf(ctx);
       if (key === undefined) {
-        ctx.rateLimit = { key: undefined, waitedMs: 0, remaining: Infinity };
+        ctx.rateLimit = { key: undefined, waitedMs: 0 };
         return next();
       }
       const startedAt = ctx.clock.now();
@@ -88,7 +86,7 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
         decision = await store.take(key, { now: startedAt, ...params, maxWaitMs: maxWait });
       } catch (error) {
         ctx.log.warn({ err: error }, 'rateLimit: the store failed; letting the request through unlimited');
-        ctx.rateLimit = { key, waitedMs: 0, remaining: Infinity };
+        ctx.rateLimit = { key, waitedMs: 0 };
         return next();
       }
       if (!decision.allowed) {
@@ -108,7 +106,7 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
         }
       }
       const sentAt = ctx.clock.now();
-      ctx.rateLimit = { key, waitedMs: decision.waitMs > 0 ? sentAt - startedAt : 0, remaining: decision.remaining };
+      ctx.rateLimit = { key, waitedMs: decision.waitMs > 0 ? sentAt - startedAt : 0 };
 
       let sent = false;
       const watch: TransportHook = (_attempt, send) => {
