@@ -1,8 +1,9 @@
-import { addTransportHook, type BaseContext, defineMiddleware, type Middleware, parseOptions, type TransportHook } from '@shallot/core';
+import { type BaseContext, defineMiddleware, type Middleware, parseOptions, type TransportHook } from '@shallot/core';
 import { errorType } from './http-attributes.js';
 import { LatencyHistogram, type LatencySummary } from './latency-histogram.js';
 import { type MetricsOptions, metricsOptionsSchema } from './options.js';
 import { redactText } from './redact.js';
+import { attachTransportHook } from './transport-hook.js';
 
 /** What `metrics()` knows of one host (or key). */
 export interface HostStats {
@@ -125,7 +126,7 @@ export function metrics(options?: MetricsOptions): MetricsMiddleware {
         (hosts.get(name) ?? touch(name)).attempts++;
         return send();
       };
-      addTransportHook(ctx, hook);
+      const detach = attachTransportHook(ctx, hook);
       let response: Response | undefined;
       let failure: unknown;
       try {
@@ -135,9 +136,7 @@ export function metrics(options?: MetricsOptions): MetricsMiddleware {
         failure = error;
         throw error;
       } finally {
-        const hooks = ctx.transportHooks;
-        const at = hooks?.lastIndexOf(hook) ?? -1;
-        if (at !== -1) hooks?.splice(at, 1);
+        detach();
         const record = touch(name);
         record.inFlight = Math.max(0, record.inFlight - 1);
         record.requests++;

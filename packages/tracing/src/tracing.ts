@@ -1,10 +1,11 @@
 import { type Context as OtelContext, context, type Span, trace } from '@opentelemetry/api';
-import { addTransportHook, type BaseContext, defineMiddleware, type Middleware, parseOptions, type TransportHook } from '@shallot/core';
+import { defineMiddleware, type Middleware, parseOptions } from '@shallot/core';
 import { metricAttributes } from './http-attributes.js';
 import { instrumentSource, scopeName, scopeVersion } from './instruments.js';
 import { BreakerStates } from './layer-events.js';
 import { type TracingOptions, tracingOptionsSchema } from './options.js';
 import { debugEnabled, RequestTrace, type TracingRuntime } from './request-trace.js';
+import { attachTransportHook } from './transport-hook.js';
 
 /** `ctx.trace`: the request's span, for layers and callers that add to it. */
 export interface TraceContext {
@@ -16,13 +17,6 @@ export interface TraceContext {
   readonly spanId: string;
   /** The OpenTelemetry context with the span active: `context.with(ctx.trace.context, fn)`. */
   readonly context: OtelContext;
-}
-
-function removeHook(ctx: BaseContext, hook: TransportHook): void {
-  const hooks = ctx.transportHooks;
-  if (hooks === undefined) return;
-  const i = hooks.lastIndexOf(hook);
-  if (i !== -1) hooks.splice(i, 1);
 }
 
 /**
@@ -69,7 +63,7 @@ export function tracing(options?: TracingOptions): Middleware<{}, { trace: Trace
       const { traceId, spanId } = request.span.spanContext();
       ctx.trace = { span: request.span, traceId, spanId, context: request.context };
       if (debugEnabled(ctx.log)) ctx.log.debug({ traceId, spanId, method: ctx.request.method, url: request.fullUrl }, 'shallot request started');
-      addTransportHook(ctx, request.hook);
+      const detach = attachTransportHook(ctx, request.hook);
       current.active.add(1, attributes);
       try {
         // Inner layers run with the request span active, so spans they (or user hooks) start nest under it.
@@ -80,7 +74,7 @@ export function tracing(options?: TracingOptions): Middleware<{}, { trace: Trace
         request.finish(undefined, error);
         throw error;
       } finally {
-        removeHook(ctx, request.hook);
+        detach();
         current.active.add(-1, attributes);
       }
     },

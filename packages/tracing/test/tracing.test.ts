@@ -5,7 +5,7 @@ import { type DataPoint, type Histogram, MeterProvider, MetricReader } from '@op
 import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { compose, defineMiddleware, fork, isInvalidOptionsError, type Logger, type Transport, undiciTransport } from '@shallot/core';
 import { createTestServer, failTimes, type TestServer } from '@shallot/testing';
-import { tracing } from '@shallot/tracing';
+import { requestId, tracing } from '@shallot/tracing';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 class TestMetricReader extends MetricReader {
@@ -375,6 +375,25 @@ describe('tracing(): what the other layers did', () => {
     expect(spans.map((s) => s.attributes['http.response.status_code'])).toEqual([503, 503, 200]);
     expect(new Set(spans.map((s) => s.spanContext().traceId)).size).toBe(3);
     expect(ctx.transportHooks ?? []).toHaveLength(0);
+  });
+});
+
+describe('tracing(): placed inside a layer that forks', () => {
+  it('gives each concurrent fork its own span, with no attempts of the sibling fork in it', async () => {
+    server.route('/fan', { delayMs: 20, json: {} });
+    const fanOut = defineMiddleware(async function fanOut(ctx, next) {
+      const [first, second] = await Promise.all([next(fork(ctx)), next(fork(ctx))]);
+      await second.arrayBuffer();
+      return first;
+    });
+    // requestId() outside registers a transport hook first, so the forks share a hook list.
+    await using client = compose().use(requestId()).use(fanOut).use(tracing({ tracerProvider })).build({ baseUrl: server.url });
+    await (await client.get('/fan')).text();
+    const spans = exporter.getFinishedSpans();
+    expect(spans).toHaveLength(2);
+    expect(spans.every((s) => s.parentSpanContext === undefined && s.attributes['http.response.status_code'] === 200)).toBe(true);
+    const sent = server.requests('/fan').map((r) => parentIdOf(String(r.headers.traceparent))).sort();
+    expect(sent).toEqual(spans.map((s) => s.spanContext().spanId).sort());
   });
 });
 
