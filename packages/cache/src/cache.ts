@@ -26,9 +26,9 @@ import {
   policyClass,
   policyObject,
   policyRequest,
-  recordHeaders,
   responsePolicy,
   revalidationHeaders,
+  servedHeaders,
   staleIfErrorCovers,
   storedPolicy,
   storedRequest,
@@ -258,7 +258,7 @@ export function cache(options: CacheOptions = {}): CacheMiddleware {
   }
 
   function serve(job: Job, entry: CacheEntry, policy: CachePolicy, status: CacheStatus, staleReason?: StaleReason): Response {
-    const headers = recordHeaders(policy.responseHeaders());
+    const headers = servedHeaders(policy);
     const init = { status: entry.status, statusText: entry.statusText, url: cacheUrl(job.request.url), method: job.request.method };
     return finish(job, servedResponse(entry.body, headers, init), status, staleReason);
   }

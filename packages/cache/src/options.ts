@@ -42,7 +42,7 @@ export const cacheOptionsSchema = z
     /**
      * Freshness given to storable responses that carry no explicit expiry (no `max-age`,
      * `s-maxage`, `Expires` or `no-cache`), in place of the Last-Modified heuristic. HTTP counts
-     * freshness in whole seconds: the value is rounded up to one.
+     * freshness in whole seconds; this one keeps its milliseconds.
      */
     defaultTtlMs: z.number().int().positive().optional(),
     /** Honour `stale-while-revalidate`: serve the stale entry at once and revalidate it in the background. @default true */

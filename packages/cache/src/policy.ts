@@ -30,10 +30,30 @@ type PolicyClass = typeof CachePolicy;
 
 const classes = new WeakMap<Clock, PolicyClass>();
 
+// `defaultTtlMs` is recorded in the policy's view of the response as a `max-age` (whole seconds,
+// so that http-cache-semantics treats the response as explicitly fresh, with all its rules) plus
+// this extension directive with the milliseconds, which `maxAge()` narrows the seconds to. Both
+// live in one Cache-Control value: a 304 that brings its own Cache-Control replaces them together.
+// Neither is shown to callers.
+const ttlDirective = 'shallot-default-ttl-ms';
+const injected = new RegExp(`(?:^|,\\s*)max-age=\\d+,\\s*${ttlDirective}=\\d+$`);
+const defaultTtls = new WeakMap<CachePolicy, number | null>();
+
+function defaultTtlOf(policy: CachePolicy): number | null {
+  let ttl = defaultTtls.get(policy);
+  if (ttl === undefined) {
+    const value = policy.toObject().rescc[ttlDirective];
+    ttl = value === undefined ? null : Number(value);
+    defaultTtls.set(policy, ttl);
+  }
+  return ttl;
+}
+
 /**
  * The CachePolicy class that reads time from `clock`: http-cache-semantics takes the time from
  * its `now()` method (documented as the one to override), so a virtual clock drives freshness.
  * Its `fromObject()` and `revalidatedPolicy()` construct through `this`, so they keep the clock.
+ * `maxAge()` gives a `defaultTtlMs` its millisecond precision (see `responsePolicy`).
  */
 export function policyClass(clock: Clock): PolicyClass {
   let cls = classes.get(clock);
@@ -42,10 +62,29 @@ export function policyClass(clock: Clock): PolicyClass {
       now(): number {
         return clock.now();
       }
+
+      override maxAge(): number {
+        const seconds = super.maxAge();
+        if (seconds <= 0) return seconds;
+        const ttl = defaultTtlOf(this);
+        return ttl === null ? seconds : Math.min(seconds, ttl / 1000);
+      }
     };
     classes.set(clock, cls);
   }
   return cls;
+}
+
+/** The headers to serve a stored response with: http-cache-semantics' (Age, Date updated), without what `defaultTtlMs` added. */
+export function servedHeaders(policy: CachePolicy): Headers {
+  const record = policy.responseHeaders();
+  const cacheControl = record['cache-control'];
+  if (typeof cacheControl === 'string' && cacheControl.includes(ttlDirective)) {
+    const original = cacheControl.replace(injected, '');
+    if (original === '') delete record['cache-control'];
+    else record['cache-control'] = original;
+  }
+  return recordHeaders(record);
 }
 
 const memo = new WeakMap<object, CachePolicy>();
@@ -131,9 +170,9 @@ export function varyNames(headers: Headers): string[] {
 
 /**
  * Builds the policy of a response. With `defaultTtlMs`, a storable response that says nothing
- * about its expiry (no `max-age`, applicable `s-maxage`, `Expires` or `no-cache`) is given a
- * `max-age` in the headers the policy decides with, so http-cache-semantics treats it as explicitly
- * fresh for that long; the caller still gets the headers the server sent on this first response.
+ * about its expiry (no `max-age`, applicable `s-maxage`, `Expires` or `no-cache`) is made
+ * explicitly fresh for that long in the headers the policy decides with, so every other rule of
+ * http-cache-semantics still applies to it; callers see the headers the server sent.
  */
 export function responsePolicy(
   cls: PolicyClass,
@@ -146,9 +185,9 @@ export function responsePolicy(
   if (defaultTtlMs === undefined || !policy.storable()) return policy;
   const { rescc, resh } = policy.toObject();
   if ('max-age' in rescc || (shared && 's-maxage' in rescc) || 'no-cache' in rescc || resh.expires !== undefined) return policy;
-  const maxAge = `max-age=${Math.ceil(defaultTtlMs / 1000)}`;
+  const freshness = `max-age=${Math.ceil(defaultTtlMs / 1000)}, ${ttlDirective}=${defaultTtlMs}`;
   const cacheControl = response.headers['cache-control'];
-  const headers = { ...response.headers, 'cache-control': typeof cacheControl === 'string' ? `${cacheControl}, ${maxAge}` : maxAge };
+  const headers = { ...response.headers, 'cache-control': typeof cacheControl === 'string' ? `${cacheControl}, ${freshness}` : freshness };
   return new cls(request, { ...response, headers }, { shared });
 }
 

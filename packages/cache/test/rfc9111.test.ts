@@ -140,13 +140,30 @@ describe('freshness', () => {
     expect(server.hits('/plain')).toBe(2);
 
     server.reset();
-    const ttl = clientOf(server, cache({ defaultTtlMs: 5_000 }));
+    const ttl = clientOf(server, cache({ defaultTtlMs: 1_500 }));
     await using _b = ttl.client;
     await (await ttl.client.get('/plain')).json();
-    expect((await ttl.client.exchange('GET', '/plain')).context.cache.status).toBe('HIT');
-    await ttl.clock.advance(6_000);
+    await ttl.clock.advance(1_400);
+    const hit = await ttl.client.exchange('GET', '/plain');
+    expect(hit.context.cache.status).toBe('HIT');
+    // What the cache made of defaultTtlMs is not shown: the caller sees what the server sent.
+    expect(hit.response.headers.get('cache-control')).toBeNull();
+    await ttl.clock.advance(200);
     expect((await ttl.client.exchange('GET', '/plain')).context.cache.status).toBe('MISS');
     expect(server.hits('/plain')).toBe(2);
+  });
+
+  it('keeps a defaultTtlMs of milliseconds, on top of the server’s other directives', async () => {
+    await using server = await createTestServer();
+    server.route('/short', { body: 'short', headers: { 'cache-control': 'private' } });
+    // The wall clock: 350 ms of real time pass, well past 250 ms and well short of the 1 s that max-age alone could say.
+    await using client = compose().use(cache({ defaultTtlMs: 250 })).build({ baseUrl: server.url });
+    await (await client.get('/short')).text();
+    const hit = await client.exchange('GET', '/short');
+    expect(hit.context.cache.status).toBe('HIT');
+    expect(hit.response.headers.get('cache-control')).toBe('private');
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    expect((await client.exchange('GET', '/short')).context.cache.status).toBe('MISS');
   });
 
   it('applies defaultTtlMs only to responses that are otherwise storable and say nothing of their expiry', async () => {
