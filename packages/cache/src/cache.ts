@@ -345,11 +345,14 @@ export function cache(options: CacheOptions = {}): CacheMiddleware {
   async function fetchUpstream(job: Job, found: Found | undefined, allowStale: boolean): Promise<Result> {
     const { ctx, next, request } = job;
     const conditional = found === undefined ? undefined : revalidationHeaders(found.policy, job.asked, request.headers);
+    // Kept now: an outer timeout restores the context's signal as soon as it fires.
+    const signal = ctx.signal;
     let response: Response;
     try {
       response = await send(ctx, next, wireHeaders(request, conditional));
     } catch (error) {
-      if (!allowStale || !isUpstreamFailure(error) || ctx.signal.aborted || !mayServeStale(job, found)) throw error;
+      // The caller's own abort or deadline is no upstream failure.
+      if (!allowStale || signal.aborted || !isUpstreamFailure(error) || !mayServeStale(job, found)) throw error;
       return { response: serveStale(job, found), outcome: { kind: 'error', error, aborted: false } };
     }
     return absorb(job, found, response, allowStale, () => send(ctx, next, wireHeaders(request, undefined)));
@@ -358,13 +361,15 @@ export function cache(options: CacheOptions = {}): CacheMiddleware {
   /** Leads a flight: fetches, and hands the outcome to the requests that joined meanwhile. */
   async function lead(job: Job, flightKey: string, found: Found | undefined): Promise<Response> {
     const end = flights.start(flightKey);
+    // Kept now: an outer timeout restores the context's signal as soon as it fires.
+    const signal = job.ctx.signal;
     let outcome: FlightOutcome = { kind: 'pass', status: 0 };
     try {
       const result = await fetchUpstream(job, found, true);
       outcome = result.outcome;
       return result.response;
     } catch (error) {
-      outcome = { kind: 'error', error, aborted: job.ctx.signal.aborted };
+      outcome = { kind: 'error', error, aborted: signal.aborted };
       throw error;
     } finally {
       end(outcome);

@@ -87,6 +87,17 @@ describe('coalescing', () => {
     expect(server.hits('/slow')).toBe(2);
   });
 
+  it('does not hand the leader’s own timeout to the requests that joined it', async () => {
+    await using server = await createTestServer();
+    server.route('/slow', { json: { ok: true }, delayMs: 150, headers: { 'cache-control': 'max-age=60' } });
+    await using client = compose().use(cache()).build({ baseUrl: server.url });
+    const leader = client.get('/slow', { timeoutMs: 30 });
+    const joiners = Array.from({ length: 3 }, () => client.get('/slow'));
+    await expect(leader).rejects.toMatchObject({ code: 'ERR_TIMEOUT' });
+    for (const joiner of joiners) expect(await (await joiner).json()).toEqual({ ok: true });
+    expect(server.hits('/slow')).toBe(2);
+  });
+
   it('lets a joiner give up on its own', async () => {
     await using server = await createTestServer();
     server.route('/slow', { json: { ok: true }, delayMs: 100, headers: { 'cache-control': 'max-age=60' } });
