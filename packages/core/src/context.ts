@@ -77,7 +77,8 @@ export type TransportHook = (ctx: BaseContext, send: () => Promise<Response>) =>
 
 /**
  * Registers a hook that runs around every attempt the transport sends for this request,
- * including those made by layers inside the caller (retries, hedges).
+ * including those made by layers inside the caller (retries, hedges). Returns a handle whose
+ * `dispose()` removes it.
  *
  * @example
  * addTransportHook(ctx, async (attemptCtx, send) => {
@@ -85,8 +86,16 @@ export type TransportHook = (ctx: BaseContext, send: () => Promise<Response>) =>
  *   try { return await send(); } finally { record(attemptCtx.clock.now() - started); }
  * });
  */
-export function addTransportHook(ctx: BaseContext, hook: TransportHook): void {
-  (ctx.transportHooks ??= []).push(hook);
+export function addTransportHook(ctx: BaseContext, hook: TransportHook): { dispose(): void } {
+  const hooks = (ctx.transportHooks ??= []);
+  hooks.push(hook);
+  return {
+    dispose() {
+      // Copy on write: a fork may share this list.
+      if (ctx.transportHooks === hooks) ctx.transportHooks = hooks.filter((h) => h !== hook);
+      else ctx.transportHooks = ctx.transportHooks?.filter((h) => h !== hook);
+    },
+  };
 }
 
 /**
@@ -186,7 +195,8 @@ export function fork<C extends BaseContext>(ctx: C, options: ForkOptions = {}): 
     ctx,
   );
   copy.attempt = ctx.attempt;
-  copy.transportHooks = ctx.transportHooks;
+  // A fork sees the hooks registered so far; hooks it adds stay its own.
+  copy.transportHooks = ctx.transportHooks?.slice();
   const target = copy as unknown as Record<string, unknown>;
   for (const key of Object.keys(ctx)) {
     if (key in copy) continue;

@@ -211,3 +211,48 @@ describe('the next() rules', () => {
     expect(() => compose().use(42 as unknown as Middleware)).toThrow(/expected a middleware function, got number/);
   });
 });
+
+describe('transport hooks', () => {
+  it('run around every send, including each attempt an inner layer makes, and can be disposed', async () => {
+    const { addTransportHook } = await import('@shallot/core');
+    const seen: number[] = [];
+    let handle: { dispose(): void } | undefined;
+    const observe = defineMiddleware(async function observe(ctx, next) {
+      handle = addTransportHook(ctx, async (attemptCtx, send) => {
+        seen.push(attemptCtx.attempt);
+        return send();
+      });
+      return next();
+    });
+    const twice = defineMiddleware(async function twice(ctx, next) {
+      ctx.attempt = 1;
+      await (await next()).arrayBuffer();
+      ctx.attempt = 2;
+      const second = await next();
+      handle?.dispose();
+      await second.arrayBuffer();
+      ctx.attempt = 3;
+      return next();
+    });
+    await using client = compose().use(observe).use(twice).build({ baseUrl: server.url });
+    await (await client.get('/ok')).arrayBuffer();
+    expect(seen).toEqual([1, 2]);
+  });
+
+  it('a fork gets a copy of the hook list: hooks it adds stay its own', async () => {
+    const { addTransportHook } = await import('@shallot/core');
+    const calls: string[] = [];
+    const forker = defineMiddleware(async function forker(ctx, next) {
+      const a = fork(ctx);
+      addTransportHook(a, async (_c, send) => {
+        calls.push('a-hook');
+        return send();
+      });
+      await (await next(a)).arrayBuffer();
+      return next(fork(ctx));
+    });
+    await using client = compose().use(forker).build({ baseUrl: server.url });
+    await (await client.get('/ok')).arrayBuffer();
+    expect(calls).toEqual(['a-hook']);
+  });
+});
