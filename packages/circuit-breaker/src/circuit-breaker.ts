@@ -56,6 +56,15 @@ interface Change {
   to: CircuitState;
 }
 
+interface Transition<T> {
+  change: Change | undefined;
+  result: T | undefined;
+  state: CircuitState;
+}
+
+const isPromiseLike = <T>(value: T | PromiseLike<T>): value is PromiseLike<T> =>
+  typeof value === 'object' && value !== null && typeof (value as PromiseLike<T>).then === 'function';
+
 /**
  * One circuit breaker per key (`host:port` by default): after `failureThreshold` failures in a
  * row (or a failure rate, with `policy: 'sampling'`) the circuit opens and requests fail fast
@@ -113,30 +122,37 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
   /**
    * Runs a step of the state machine through the store. The store may apply it more than once
    * (optimistic concurrency): the change and result reported are those of the application stored.
+   * A synchronous store (the memory one) gets a synchronous answer: no promise on the hot path.
    */
-  const transition = async <T = undefined>(
+  const transition = <T = undefined>(
     key: string,
     step: (record: CircuitBreakerRecord) => { record: CircuitBreakerRecord; result?: T },
-  ): Promise<{ change: Change | undefined; result: T | undefined; state: CircuitState }> => {
-    let last: { change: Change | undefined; result: T | undefined; state: CircuitState } = { change: undefined, result: undefined, state: 'closed' };
-    await store.update(key, (current) => {
+  ): Transition<T> | Promise<Transition<T>> => {
+    let last: Transition<T> = { change: undefined, result: undefined, state: 'closed' };
+    const stored = store.update(key, (current) => {
       const before = current ?? initialRecord(config);
       const { record: after, result } = step(before);
       last = { change: after.state === before.state ? undefined : { from: before.state, to: after.state }, result, state: after.state };
       return after;
     });
-    return last;
+    return isPromiseLike(stored) ? Promise.resolve(stored).then(() => last) : last;
   };
 
-  const count = async (ctx: BaseContext, key: string, permit: Permit, admittedAs: CircuitState, outcome: CircuitOutcome): Promise<CircuitState> => {
+  const count = (ctx: BaseContext, key: string, permit: Permit, admittedAs: CircuitState, outcome: CircuitOutcome): CircuitState | Promise<CircuitState> => {
     const verdict = classify(ctx, outcome, isFailure);
-    try {
-      const { change, state } = await transition(key, (current) => ({ record: settle(current, permit, verdict, ctx.clock.now(), config) }));
-      emit(key, change, outcome, ctx.request);
-      return state;
-    } catch (error) {
+    const failed = (error: unknown): CircuitState => {
       ctx.log.warn({ err: error, circuit: key }, 'circuitBreaker: the store failed; this outcome was not counted');
       return admittedAs;
+    };
+    const done = ({ change, state }: Transition<undefined>): CircuitState => {
+      emit(key, change, outcome, ctx.request);
+      return state;
+    };
+    try {
+      const pending = transition(key, (current) => ({ record: settle(current, permit, verdict, ctx.clock.now(), config) }));
+      return isPromiseLike(pending) ? Promise.resolve(pending).then(done, failed) : done(pending);
+    } catch (error) {
+      return failed(error);
     }
   };
 
@@ -148,10 +164,11 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
       const now = ctx.clock.now();
       let admission: Admission | undefined;
       try {
-        const { change, result } = await transition<Admission>(key, (current) => {
+        const pending = transition<Admission>(key, (current) => {
           const decided = admit(current, now, config);
           return { record: decided.record, result: decided };
         });
+        const { change, result } = isPromiseLike(pending) ? await pending : pending;
         emit(key, change);
         admission = result;
       } catch (error) {
@@ -163,20 +180,22 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
         return next();
       }
       const { permit } = admission;
+      const admittedAs = admission.record.state;
       if (permit === undefined) {
-        const state = admission.record.state;
-        ctx.circuitBreaker = { key, state };
-        throw new CircuitBreakerOpenError(key, state, admission.retryAfterMs, { request: ctx.request });
+        ctx.circuitBreaker = { key, state: admittedAs };
+        throw new CircuitBreakerOpenError(key, admittedAs, admission.retryAfterMs, { request: ctx.request });
       }
-      ctx.circuitBreaker = { key, state: admission.record.state };
+      ctx.circuitBreaker = { key, state: admittedAs };
       let response: Response;
       try {
         response = await next();
       } catch (error) {
-        ctx.circuitBreaker = { key, state: await count(ctx, key, permit, admission.record.state, { error }) };
+        const counted = count(ctx, key, permit, admittedAs, { error });
+        ctx.circuitBreaker = { key, state: isPromiseLike(counted) ? await counted : counted };
         throw error;
       }
-      ctx.circuitBreaker = { key, state: await count(ctx, key, permit, admission.record.state, { response }) };
+      const counted = count(ctx, key, permit, admittedAs, { response });
+      ctx.circuitBreaker = { key, state: isPromiseLike(counted) ? await counted : counted };
       return response;
     },
     {

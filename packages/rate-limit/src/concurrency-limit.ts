@@ -1,4 +1,4 @@
-import { abortReason, defineMiddleware, type Middleware, parseOptions } from '@shallot/core';
+import { abortReason, defineMiddleware, type Middleware, neverAbortSignal, parseOptions } from '@shallot/core';
 import { BulkheadPolicy } from 'cockatiel';
 import { RateLimitExceededError } from './errors.js';
 import { limitKey } from './limit-key.js';
@@ -41,7 +41,7 @@ export function concurrencyLimit(options: ConcurrencyLimitOptions): Middleware {
       }
       const running = bulkhead.execute(() => next(), signal);
       const settled = running.finally(() => release(key, bulkhead));
-      if (bulkhead.executionSlots > 0) return settled;
+      if (bulkhead.executionSlots > 0 || signal === neverAbortSignal) return settled;
       // cockatiel leaves an aborted caller in its queue until a slot frees (then cancels it);
       // the caller should not wait that long.
       settled.catch(() => {});

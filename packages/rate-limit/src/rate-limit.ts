@@ -3,6 +3,7 @@ import {
   type BaseContext,
   defineMiddleware,
   isTimeoutError,
+  neverAbortSignal,
   type Middleware,
   parseOptions,
   type TransportHook,
@@ -95,7 +96,8 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
       if (decision.waitMs > 0) {
         waiting.set(key, (waiting.get(key) ?? 0) + 1);
         try {
-          await ctx.clock.sleep(decision.waitMs, ctx.signal);
+          // A signal that can never abort gets no listener (thousands of waiters would pile them onto one shared signal).
+          await ctx.clock.sleep(decision.waitMs, ctx.signal === neverAbortSignal ? undefined : ctx.signal);
         } catch (error) {
           quietly(ctx, 'refund an abandoned reservation', () => store.refund(key, { now: ctx.clock.now(), ...params }));
           throw error;
