@@ -109,7 +109,8 @@ export const fallbackOptionsSchema = z.strictObject({
   /** Makes the answer: a canned Response, or one fetched from a secondary service. */
   handler: fn<FallbackHandler>('a function (ctx, error) => Response'),
   /**
-   * Which errors the handler answers. By default every error except the caller's own abort.
+   * Which errors the handler answers. By default every error except the caller's own abort and
+   * usage errors (`ERR_INVALID_OPTIONS`, `ERR_MIDDLEWARE_PROTOCOL`, `ERR_CLIENT_CLOSED`, `ERR_BODY_NOT_REPLAYABLE`).
    */
   when: fn<(error: unknown, ctx: BaseContext) => boolean>('a function (error, ctx) => boolean').optional(),
   /**

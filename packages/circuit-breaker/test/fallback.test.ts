@@ -1,4 +1,4 @@
-import { compose, isInvalidOptionsError, isNetworkError } from '@shallot/core';
+import { compose, defineMiddleware, isInvalidOptionsError, isMiddlewareProtocolError, isNetworkError } from '@shallot/core';
 import { createTestServer, type TestServer } from '@shallot/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { circuitBreaker, fallback, isCircuitBreakerOpenError } from '@shallot/circuit-breaker';
@@ -96,5 +96,23 @@ describe('fallback', () => {
       thrown = error;
     }
     expect(isInvalidOptionsError(thrown)).toBe(true);
+  });
+});
+
+describe('fallback defaults', () => {
+  it('does not hide usage errors such as a middleware breaking the next() rules', async () => {
+    const upstream = await server();
+    upstream.route('/x', { status: 200 });
+    const twice = defineMiddleware(async function twice(_ctx, next) {
+      void next().catch(() => {});
+      return next();
+    });
+    let called = 0;
+    await using client = compose()
+      .use(fallback({ handler: () => (called++, new Response('canned')) }))
+      .use(twice)
+      .build({ baseUrl: upstream.url });
+    await expect(client.get('/x')).rejects.toSatisfy(isMiddlewareProtocolError);
+    expect(called).toBe(0);
   });
 });
