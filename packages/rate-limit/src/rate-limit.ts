@@ -115,7 +115,7 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
         sent = true;
         return send();
       };
-      addTransportHook(ctx, watch);
+      const watching = addTransportHook(ctx, watch);
       try {
         const response = await next();
         const adjustment = shape.observeResponse(key, response, sentAt, ctx.clock.now());
@@ -131,9 +131,7 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
         if (isTimeoutError(error)) shape.observeTimeout(key, sentAt, ctx.clock.now());
         throw error;
       } finally {
-        const hooks = ctx.transportHooks;
-        const at = hooks?.indexOf(watch) ?? -1;
-        if (at !== -1) hooks?.splice(at, 1);
+        watching.dispose();
         if (!sent) quietly(ctx, 'refund a request that was never sent', () => store.refund(key, { now: ctx.clock.now(), ...params }));
       }
     },
