@@ -16,6 +16,7 @@ import {
   idleGuard,
   nextHop,
   NodeStreamSource,
+  poolOptionsShape,
   redirectStatuses,
   toTransportError,
   type Transport,
@@ -24,16 +25,10 @@ import {
 
 /** Options of {@link nodeFetchTransport}. */
 export const nodeFetchTransportOptionsSchema = z.strictObject({
-  /** Sockets per origin (requests' `pool_maxsize`). */
-  maxSockets: z.number().int().min(1).default(10),
-  /** Origins the sockets are spread over at most: the agent keeps `maxSockets × maxOrigins` sockets in all. */
-  maxOrigins: z.number().int().min(1).default(10),
+  // maxOrigins: the agent keeps at most maxSockets × maxOrigins sockets in all.
+  ...poolOptionsShape,
   /** How long an idle keep-alive socket is kept. */
   keepAliveMs: z.number().int().min(1).default(4_000),
-  /** Bound on establishing a connection, unless a request sets its own. */
-  connectTimeoutMs: z.number().positive().optional(),
-  /** Redirects followed before failing. */
-  maxRedirects: z.number().int().min(0).default(20),
   /** Ask for gzip/deflate/br and decode it, as node-fetch does by default. */
   compress: z.boolean().default(true),
 });

@@ -1,5 +1,6 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { arrayBuffer as readArrayBuffer, json as readJson, text as readText } from 'node:stream/consumers';
+import { z } from 'zod';
 import type { BaseContext, ShallotRequest } from './context.js';
 import { BodyNotReplayableError, isShallotError, NetworkError, TimeoutError } from './errors.js';
 import type { ResponseSource } from './response.js';
@@ -35,6 +36,18 @@ export interface TransportStats {
   /** Requests queued waiting for a socket. */
   pending: number;
 }
+
+/** The pooling options both transports share; each adds its own `keepAliveMs` default. */
+export const poolOptionsShape = {
+  /** Connections per origin (requests' `pool_maxsize`). */
+  maxSockets: z.number().int().min(1).default(10),
+  /** Origins pooled at once (requests' `pool_connections`). */
+  maxOrigins: z.number().int().min(1).default(10),
+  /** Bound on establishing a connection, unless a request sets its own. */
+  connectTimeoutMs: z.number().positive().optional(),
+  /** Redirects followed before failing. */
+  maxRedirects: z.number().int().min(0).default(20),
+};
 
 const connectTimeoutCodes = new Set(['UND_ERR_CONNECT_TIMEOUT', 'ERR_SHALLOT_CONNECT_TIMEOUT']);
 const readTimeoutCodes = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ERR_SHALLOT_READ_TIMEOUT']);

@@ -13,6 +13,7 @@ import {
   idleGuard,
   nextHop,
   NodeStreamSource,
+  poolOptionsShape,
   redirectStatuses,
   toTransportError,
   type Transport,
@@ -21,16 +22,10 @@ import {
 
 /** Options of {@link undiciTransport}. */
 export const undiciTransportOptionsSchema = z.strictObject({
-  /** Pool size per origin (requests' `pool_maxsize`). */
-  maxSockets: z.number().int().min(1).default(10),
-  /** Origin pools kept at once; the least recently used is closed past this (`pool_connections`). */
-  maxOrigins: z.number().int().min(1).default(10),
-  /** How long an idle keep-alive socket is kept. */
+  // maxOrigins: the least recently used origin pool is closed past it.
+  ...poolOptionsShape,
+  /** How long an idle keep-alive socket is kept. @default undici's 4 s */
   keepAliveMs: z.number().int().min(1).optional(),
-  /** Bound on establishing a connection, unless a request sets its own. */
-  connectTimeoutMs: z.number().positive().optional(),
-  /** Redirects followed before failing. */
-  maxRedirects: z.number().int().min(0).default(20),
 });
 
 /** What users pass to {@link undiciTransport}. */
