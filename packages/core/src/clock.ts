@@ -1,4 +1,4 @@
-import { abortReason } from './signals.js';
+import { abortReason, neverAbortSignal } from './signals.js';
 
 /**
  * Time as shallot's layers see it. Every layer reads time and sleeps through `ctx.clock`, so a
@@ -24,7 +24,10 @@ export interface Clock {
 export const realClock: Clock = {
   now: () => performance.timeOrigin + performance.now(),
   sleep(ms, signal) {
-    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    if (signal === undefined || signal === neverAbortSignal) {
+      return new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, ms)));
+    }
+    if (signal.aborted) return Promise.reject(abortReason(signal));
     return new Promise<void>((resolve, reject) => {
       const onAbort = (): void => {
         clearTimeout(timer);

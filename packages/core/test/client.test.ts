@@ -351,3 +351,26 @@ async function waitFor(check: () => boolean, ms = 2_000): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
+
+describe('listeners', () => {
+  it('64 concurrent requests that sleep add no abort listeners to the shared never-aborting signal', async () => {
+    const { neverAbortSignal } = await import('@shallot/core');
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on('warning', onWarning);
+    try {
+      const napper = defineMiddleware(async function napper(ctx, next) {
+        await ctx.clock.sleep(5, ctx.signal);
+        return next();
+      });
+      await using client = compose().use(napper).build({ baseUrl: server.url });
+      await Promise.all(Array.from({ length: 64 }, async () => (await client.get('/echo')).arrayBuffer()));
+      const { getEventListeners } = await import('node:events');
+      expect(getEventListeners(neverAbortSignal, 'abort')).toHaveLength(0);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings).not.toContain('MaxListenersExceededWarning');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+});

@@ -1,4 +1,4 @@
-import { abortReason, type Clock } from '@shallot/core';
+import { abortReason, type Clock, neverAbortSignal } from '@shallot/core';
 
 /** A clock whose time moves only when the test says so. */
 export interface VirtualClock extends Clock {
@@ -54,7 +54,8 @@ export function virtualClock(options: { startMs?: number } = {}): VirtualClock {
 
   const clock: VirtualClock = {
     now: () => now,
-    sleep(ms, signal) {
+    sleep(ms, givenSignal) {
+      const signal = givenSignal === neverAbortSignal ? undefined : givenSignal;
       if (signal?.aborted) return Promise.reject(abortReason(signal));
       return new Promise<void>((resolve, reject) => {
         const onAbort = (): void => {
