@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { BaseContext, ShallotRequest } from './context.js';
 import { BodyNotReplayableError, isShallotError, NetworkError, TimeoutError } from './errors.js';
 import type { ResponseSource } from './response.js';
-import { abortReason, linkAbort, type LinkedAbort } from './signals.js';
+import { abortReason, neverAbortSignal } from './signals.js';
 
 /**
  * The core dispatcher at the centre of the onion: sends one attempt over a pooled connection
@@ -145,15 +145,18 @@ export function nextHop(hop: Hop, status: number, location: string, redirects: n
 
 /**
  * The read timeout's first half: a signal that aborts with a `TimeoutError` of kind `read` when
- * the response headers have not arrived within `ctx.timeouts.readMs`. Call `done()` once they
- * have. Without a read timeout it hands back the context's own signal.
+ * the response headers have not arrived within `ctx.timeouts.readMs`, or when `ctx.signal`
+ * aborts. Call `done()` once the headers are in. Without a read timeout it hands back the
+ * context's own signal.
  */
-export function headersTimer(ctx: BaseContext): { signal: AbortSignal; link: LinkedAbort | undefined; done: () => void } {
+export function headersTimer(ctx: BaseContext): { signal: AbortSignal; done: () => void } {
   const readMs = ctx.timeouts.readMs;
-  if (readMs === undefined) return { signal: ctx.signal, link: undefined, done: () => {} };
-  const link = linkAbort(ctx.signal);
-  const cancel = ctx.clock.setTimer(readMs, () => link.abort(new TimeoutError('read', readMs, { request: ctx.request })));
-  return { signal: link.signal, link, done: cancel };
+  if (readMs === undefined) return { signal: ctx.signal, done: () => {} };
+  const timer = new AbortController();
+  const done = ctx.clock.setTimer(readMs, () => timer.abort(new TimeoutError('read', readMs, { request: ctx.request })));
+  // AbortSignal.any holds its sources weakly: nothing is left on a long-lived caller signal.
+  const signal = ctx.signal === neverAbortSignal ? timer.signal : AbortSignal.any([ctx.signal, timer.signal]);
+  return { signal, done };
 }
 
 /**

@@ -373,4 +373,16 @@ describe('listeners', () => {
       process.off('warning', onWarning);
     }
   });
+
+  it("a read timeout leaves no listener on the caller's long-lived signal", async () => {
+    const { getEventListeners } = await import('node:events');
+    const shutdown = new AbortController();
+    const readBound = defineMiddleware(async function readBound(ctx, next) {
+      ctx.timeouts = { ...ctx.timeouts, readMs: 5_000 };
+      return next();
+    });
+    await using client = compose().use(readBound).build({ baseUrl: server.url });
+    for (let i = 0; i < 20; i++) await (await client.get('/echo', { signal: shutdown.signal })).arrayBuffer();
+    expect(getEventListeners(shutdown.signal, 'abort').length).toBeLessThanOrEqual(1);
+  });
 });
