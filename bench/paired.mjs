@@ -77,8 +77,10 @@ function shallot(middlewares, transport = core.undiciTransport({ maxSockets: con
 }
 
 const pool = new Pool(origin, { connections: concurrency });
+const pool2 = new Pool(origin, { connections: concurrency });
 const variants = {
   undici: { label: '`undici.request`', run: async () => (await request(origin + path, { dispatcher: pool })).body[read](), close: () => pool.close() },
+  pool: { label: 'undici `Pool.request`', run: async () => (await pool2.request({ path, method: 'GET' })).body[read](), close: () => pool2.close() },
   bare: { label: 'shallot bare', ...shallot([]) },
   mw10: { label: 'shallot + 10 no-op', ...shallot(Array.from({ length: 10 }, () => async (ctx, next) => next())) },
 };
@@ -93,6 +95,7 @@ if (retry !== undefined) variants.retry = { label: 'shallot + retry()', ...shall
 const comparisons = [
   ['undici', 'bare', 0.85, '>= 0.85 (issue 2)'],
   ['undici', 'mw10', 0.8, '>= 0.80 (issue 2)'],
+  ['pool', 'bare', undefined, undefined],
   ['bare', 'mw10', undefined, undefined],
   ['bare', 'retry', 0.95, '>= 0.95 (issue 3)'],
   ['node-fetch', 'shallot-node-fetch', 0.95, '>= 0.95 (issue 2)'],

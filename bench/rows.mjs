@@ -52,6 +52,18 @@ export const rows = [
     },
   },
   {
+    name: 'undici-pool',
+    label: 'undici `Pool.request({ path })` (no URL parsing)',
+    async create({ origin, sockets }) {
+      const { Pool } = await import('undici');
+      const pool = new Pool(origin, { connections: sockets });
+      return {
+        get: async (path, read) => (await pool.request({ path, method: 'GET' })).body[read](),
+        close: () => pool.close(),
+      };
+    },
+  },
+  {
     name: 'fetch',
     label: 'global `fetch`',
     async create({ origin }) {
