@@ -75,16 +75,47 @@ export function policyClass(clock: Clock): PolicyClass {
   return cls;
 }
 
-/** The headers to serve a stored response with: http-cache-semantics' (Age, Date updated), without what `defaultTtlMs` added. */
-export function servedHeaders(policy: CachePolicy): Headers {
-  const record = policy.responseHeaders();
+function withoutDefaultTtl(record: CachePolicy.Headers): CachePolicy.Headers {
   const cacheControl = record['cache-control'];
   if (typeof cacheControl === 'string' && cacheControl.includes(ttlDirective)) {
     const original = cacheControl.replace(injected, '');
     if (original === '') delete record['cache-control'];
     else record['cache-control'] = original;
   }
-  return recordHeaders(record);
+  return record;
+}
+
+// What http-cache-semantics' responseHeaders() gives for a policy, less the two headers that
+// change with time (Age, Date): computed once per policy, so a hit only adds those two.
+const servedBase = new WeakMap<CachePolicy, CachePolicy.Headers>();
+let dateSecond = Number.NaN;
+let dateText = '';
+
+/**
+ * The headers to serve a stored response with: http-cache-semantics' (hop-by-hop headers
+ * removed, Age and Date updated), without what `defaultTtlMs` added.
+ */
+export function servedHeaders(policy: CachePolicy): Headers {
+  const age = policy.age();
+  // Past a day the library may add a heuristic-freshness Warning: take its full answer then.
+  if (age > 86_400) return recordHeaders(withoutDefaultTtl(policy.responseHeaders()));
+  let base = servedBase.get(policy);
+  if (base === undefined) {
+    base = withoutDefaultTtl(policy.responseHeaders());
+    delete base.age;
+    delete base.date;
+    servedBase.set(policy, base);
+  }
+  const headers = recordHeaders(base);
+  headers.set('age', `${Math.round(age)}`);
+  // Every policy here is a ClockedCachePolicy, whose now() reads ctx.clock.
+  const second = Math.floor((policy as CachePolicy & { now(): number }).now() / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(second * 1000).toUTCString();
+  }
+  headers.set('date', dateText);
+  return headers;
 }
 
 const memo = new WeakMap<object, CachePolicy>();
