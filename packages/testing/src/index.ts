@@ -1,3 +1,4 @@
+export { chaos, chaosOptionsSchema, type ChaosMiddleware, type ChaosOptions, type ChaosStats } from './chaos.js';
 export { mockTransport, type MockCall, type MockHandler, type MockTransport } from './mock-transport.js';
 export {
   createTestServer,

@@ -119,3 +119,50 @@ describe('virtualClock', () => {
     expect(Date.now() - started).toBeLessThan(2_000);
   });
 });
+
+describe('chaos', () => {
+  it('injects the configured share of failures, deterministically for a seed, without touching the server', async () => {
+    const { chaos } = await import('@shallot/testing');
+    server = await createTestServer();
+    server.route('/ok', { json: { ok: true } });
+    const run = async (seed: number): Promise<number[]> => {
+      const faults = chaos({ failureRate: 0.5, failWith: 503, seed });
+      await using client = compose().use(faults).build({ baseUrl: server?.url });
+      const statuses: number[] = [];
+      for (let i = 0; i < 40; i++) {
+        const response = await client.get('/ok');
+        await response.arrayBuffer();
+        statuses.push(response.status);
+      }
+      expect(faults.stats()).toMatchObject({ requests: 40, failures: statuses.filter((s) => s === 503).length });
+      return statuses;
+    };
+    const before = server.hits('/ok');
+    const first = await run(7);
+    expect(await run(7)).toEqual(first);
+    const failures = first.filter((s) => s === 503).length;
+    expect(failures).toBeGreaterThan(5);
+    expect(failures).toBeLessThan(35);
+    expect(server.hits('/ok') - before).toBe(2 * (40 - failures));
+  });
+
+  it('fails with network errors and timeouts, and adds latency on the clock', async () => {
+    const { chaos } = await import('@shallot/testing');
+    const transport = mockTransport();
+    await using network = compose().use(chaos({ failureRate: 1 })).build({ transport });
+    await expect(network.get('https://api.example.test/')).rejects.toMatchObject({ code: 'ERR_NETWORK' });
+    await using timeouts = compose().use(chaos({ failureRate: 1, failWith: 'timeout' })).build({ transport });
+    await expect(timeouts.get('https://api.example.test/')).rejects.toMatchObject({ code: 'ERR_TIMEOUT', kind: 'attempt' });
+    const clock = virtualClock({ startMs: 0 });
+    await using slow = compose().use(chaos({ latencyMs: 250 })).build({ transport, clock });
+    const pending = slow.get('https://api.example.test/');
+    await clock.advance(250);
+    expect((await pending).status).toBe(200);
+    expect(transport.calls).toHaveLength(1);
+  });
+
+  it('validates its options', async () => {
+    const { chaos } = await import('@shallot/testing');
+    expect(() => chaos({ failureRate: 2 })).toThrow('chaos.failureRate: expected a number <= 1, got 2');
+  });
+});
