@@ -1,12 +1,13 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Socket } from 'node:net';
+import type { ConnectionOptions as TlsConnectOptions, TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Readable } from 'node:stream';
 import type { RequestInit as NodeFetchInit, Response as NodeFetchResponse } from 'node-fetch';
 import { z } from 'zod';
 import type { BaseContext } from './context.js';
-import { ClientClosedError } from './errors.js';
+import { ClientClosedError, isShallotError } from './errors.js';
 import { parseOptions } from './parse-options.js';
 import { isNullBodyStatus, LazyResponse } from './response.js';
 import { abortReason, neverAbortSignal } from './signals.js';
@@ -143,6 +144,31 @@ export function nodeFetchTransport(options: NodeFetchTransportOptions = {}): Tra
     };
   }
 
+  // With verifyPeer, the agent gets a socket only once the handshake is done and the check
+  // passed: Node's agent waits for createConnection's callback when it returns nothing.
+  function verifyBeforeUse(agent: AnyAgent, verifyPeer: (socket: TLSSocket) => Error | undefined): AnyAgent {
+    const pooled = agent as unknown as { createConnection: (options: TlsConnectOptions, callback: (error: Error | null, socket?: Duplex) => void) => Duplex | undefined };
+    const create = pooled.createConnection.bind(agent);
+    pooled.createConnection = (options, callback) => {
+      const socket = create(options, () => {}) as TLSSocket;
+      let settled = false;
+      const settle = (error: Error | null): void => {
+        if (settled) return;
+        settled = true;
+        socket.off('error', settle);
+        if (error === null) return callback(null, socket);
+        const host = options.servername || options.host;
+        if (typeof host === 'string' && isShallotError(error)) identityErrors.set(host, error);
+        socket.destroy();
+        callback(error);
+      };
+      socket.once('secureConnect', () => settle(verifyPeer(socket) ?? null));
+      socket.once('error', settle);
+      return undefined;
+    };
+    return agent;
+  }
+
   function identityError(error: unknown, tls: TlsOptions | undefined, url: URL): unknown {
     const host = tls?.servername ?? url.hostname;
     const stored = identityErrors.get(host);
@@ -164,6 +190,7 @@ export function nodeFetchTransport(options: NodeFetchTransportOptions = {}): Tra
       scheduling: 'lifo' as const,
     };
     agent = guardConnect(secure ? new https.Agent({ ...base, ...(withIdentityErrors(tls) ?? {}) }) : new http.Agent(base), connectMs, secure);
+    if (secure && tls?.verifyPeer !== undefined) agent = verifyBeforeUse(agent, tls.verifyPeer);
     sweeps.set(agent, closeIdleSockets(agent, resolved.keepAliveMs));
     agents.set(key, agent);
     if (agents.size > maxAgents) {

@@ -1,4 +1,4 @@
-import type { PeerCertificate } from 'node:tls';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
 
 /**
  * TLS settings a transport applies to the connections of one request, read from `ctx.tls`.
@@ -31,6 +31,13 @@ export interface TlsOptions {
    * connection before any request byte is written (certificate pinning uses this).
    */
   checkServerIdentity?: (hostname: string, cert: PeerCertificate) => Error | undefined;
+  /**
+   * Called once the handshake is done, whether or not the chain was verified
+   * (`rejectUnauthorized: false` included); return an Error to fail the connection. Both
+   * transports hand the socket to the HTTP layer only after it returned, so a failed check
+   * writes no request byte. Pinning without a trusted chain uses this.
+   */
+  verifyPeer?: (socket: TLSSocket) => Error | undefined;
 }
 
 const ids = new WeakMap<TlsOptions, string>();

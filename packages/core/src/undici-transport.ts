@@ -1,4 +1,5 @@
-import { Pool, type Dispatcher } from 'undici';
+import type { TLSSocket } from 'node:tls';
+import { buildConnector, Pool, type Dispatcher } from 'undici';
 import { z } from 'zod';
 import type { BodyPayload } from './body.js';
 import type { BaseContext } from './context.js';
@@ -84,6 +85,22 @@ class UndiciSource extends NodeStreamSource {
   }
 }
 
+/**
+ * undici's connector with a check after the handshake: undici calls back only once the TLS
+ * handshake is done and writes nothing before, so a failed check sends no request byte.
+ */
+function verifyingConnector(options: Record<string, unknown>, verifyPeer: (socket: TLSSocket) => Error | undefined): buildConnector.connector {
+  const connect = buildConnector(options as buildConnector.BuildOptions);
+  return (connectOptions, callback) =>
+    connect(connectOptions, (error, socket) => {
+      if (error !== null) return callback(error, null);
+      const failure = verifyPeer(socket as TLSSocket);
+      if (failure === undefined) return callback(null, socket);
+      socket.destroy();
+      return callback(failure, null);
+    });
+}
+
 function flattenHeaders(headers: Headers, payload: BodyPayload | undefined): string[] {
   const flat: string[] = [];
   headers.forEach((value, name) => {
@@ -127,10 +144,11 @@ export function undiciTransport(options: UndiciTransportOptions = {}): Transport
     const connect: Record<string, unknown> = {};
     if (connectMs !== undefined) connect.timeout = connectMs;
     if (secure && tls !== undefined) Object.assign(connect, tls);
+    const verifyPeer = secure ? tls?.verifyPeer : undefined;
     pool = new Pool(url.origin, {
       connections: resolved.maxSockets,
       ...(resolved.keepAliveMs === undefined ? {} : { keepAliveTimeout: resolved.keepAliveMs, keepAliveMaxTimeout: Math.max(resolved.keepAliveMs, 600_000) }),
-      connect,
+      connect: verifyPeer === undefined ? connect : verifyingConnector(connect, verifyPeer),
     });
     pools.set(key, pool);
     lastKey = key;

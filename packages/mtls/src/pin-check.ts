@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { checkServerIdentity as checkHostName, type DetailedPeerCertificate, type PeerCertificate } from 'node:tls';
+import { checkServerIdentity as checkHostName, type DetailedPeerCertificate, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { pinOf } from './spki-pin.js';
 import { TlsPinningError } from './tls-pinning-error.js';
 
@@ -75,8 +75,8 @@ export class PinFailureLog {
  * Makes the `checkServerIdentity` of a pinned configuration. Node calls it during the handshake
  * with the verified peer chain; it first runs Node's own host-name check, then requires one of
  * `expected` among the chain's pins. The error it returns makes Node destroy the socket before
- * the HTTP layer writes a byte (only while `rejectUnauthorized` is on, which is why pins and
- * `rejectUnauthorized: false` are refused together).
+ * the HTTP layer writes a byte. Node calls it only while `rejectUnauthorized` is on; without
+ * verification, {@link pinningVerifier} checks the pins instead.
  */
 export function pinningCheck(
   expected: readonly string[],
@@ -88,6 +88,25 @@ export function pinningCheck(
     if (mismatch !== undefined) return mismatch;
     const seen = chainPins(cert);
     if (seen.some((pin) => allowed.has(pin))) return undefined;
+    const error = new TlsPinningError({ host, seen, expected });
+    log.record(error);
+    return error;
+  };
+}
+
+/**
+ * Makes the `verifyPeer` of a pinned configuration whose chain is not verified
+ * (`rejectUnauthorized: false`, e.g. a self-signed server): the pins are then the only trust,
+ * checked on the presented chain once the handshake is done. The transports hand the socket to
+ * the HTTP layer only after this returned, so a mismatch writes no request byte.
+ */
+export function pinningVerifier(expected: readonly string[], log: PinFailureLog): (socket: TLSSocket) => Error | undefined {
+  const allowed = new Set(expected);
+  return function verifyPeer(socket) {
+    const seen = chainPins(socket.getPeerCertificate(true));
+    if (seen.some((pin) => allowed.has(pin))) return undefined;
+    const name = (socket as TLSSocket & { servername?: string | false | null }).servername;
+    const host = typeof name === 'string' && name !== '' ? name : (socket.remoteAddress ?? '');
     const error = new TlsPinningError({ host, seen, expected });
     log.record(error);
     return error;

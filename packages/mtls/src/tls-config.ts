@@ -4,7 +4,7 @@ import { InvalidOptionsError, type TlsOptions as CoreTlsOptions } from '@shallot
 import { checkKeyPair, checkPfx, type Passphrase, readCertificates } from './client-identity.js';
 import { type Material, readMaterial } from './material.js';
 import type { ResolvedTlsEndpointOptions, ResolvedTlsOptions } from './options.js';
-import { PinFailureLog, pinningCheck } from './pin-check.js';
+import { PinFailureLog, pinningCheck, pinningVerifier } from './pin-check.js';
 
 /** The name of the configuration used when no endpoint pattern matches. */
 export const defaultConfigName = '(default)';
@@ -92,12 +92,6 @@ function checkCombination({ values: v, origin, name }: Settings): void {
   if (v.minVersion !== undefined && v.maxVersion !== undefined && versionRank[v.minVersion] > versionRank[v.maxVersion]) {
     fail(`${at('minVersion')}: minVersion ${v.minVersion} is above maxVersion ${v.maxVersion}`);
   }
-  if (v.pins !== undefined && v.pins.length > 0 && v.rejectUnauthorized === false) {
-    fail(
-      `${at('pins')}: pins cannot be enforced with rejectUnauthorized: false (Node completes the handshake whatever a pin check reports ` +
-        'once verification is off); trust the server through ca (its own certificate, if self-signed) and keep rejectUnauthorized on',
-    );
-  }
 }
 
 function secureContextFailure(error: unknown, settings: Settings): InvalidOptionsError {
@@ -155,7 +149,12 @@ export function buildConfig(settings: Settings, previous?: Built): Built {
   }
   const failures = new PinFailureLog();
   const pins = v.pins ?? [];
-  if (pins.length > 0) options.checkServerIdentity = pinningCheck(pins, failures);
+  if (pins.length > 0) {
+    // Node consults checkServerIdentity only while verifying; without verification the pins are
+    // checked after the handshake, before the socket reaches the HTTP layer.
+    if (v.rejectUnauthorized === false) options.verifyPeer = pinningVerifier(pins, failures);
+    else options.checkServerIdentity = pinningCheck(pins, failures);
+  }
 
   const files = [cert, key, pfx, ...ca].flatMap((m) => (m?.path === undefined ? [] : [m.path]));
   return {

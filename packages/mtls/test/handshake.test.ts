@@ -153,6 +153,26 @@ describe.each(transports)('over the %s transport', (_name, makeTransport) => {
   });
 
   describe('pinning', () => {
+    it('pins a server whose chain is not trusted (rejectUnauthorized: false): the right pin succeeds, a wrong one writes nothing', async () => {
+      await using rogue = await createTestServer({ tls: { key: pki.read('rogue.key'), cert: pki.read('rogue.crt') } });
+      rogue.route('/self-signed', { json: { ok: true } });
+      const right = tls({ rejectUnauthorized: false, pins: [spkiPin(pki.read('rogue.crt'))] });
+      await using trusted = compose().use(right).build({ transport: makeTransport(), logger: recordingLogger() });
+      expect((await trusted.get(`${rogue.url}/self-signed`)).status).toBe(200);
+      expect(rogue.hits('/self-signed')).toBe(1);
+
+      const wrongPin = spkiPin(pki.read('ca.crt'));
+      const wrong = tls({ rejectUnauthorized: false, pins: [wrongPin] });
+      await using refused = compose().use(wrong).build({ transport: makeTransport(), logger: recordingLogger() });
+      for (let i = 0; i < 2; i++) {
+        const error = (await refused.get(`${rogue.url}/self-signed`).catch((e: unknown) => e)) as TlsPinningError;
+        expect(isTlsPinningError(error)).toBe(true);
+        expect(error.expected).toEqual([wrongPin]);
+        expect(error.seen[0]).toBe(spkiPin(pki.read('rogue.crt')));
+      }
+      expect(rogue.hits('/self-signed')).toBe(1);
+    });
+
     it('accepts the pin of the leaf, of the intermediate and of the root it chains to', async () => {
       for (const file of ['server-leaf.crt', 'int.crt', 'ca.crt']) {
         await using client = compose().use(tls({ ...clientOne(), pins: [spkiPin(pki.read(file))] })).build({ transport: makeTransport() });

@@ -71,10 +71,13 @@ describe('bad input fails at construction', () => {
     );
   });
 
-  it('refuses pins with rejectUnauthorized: false, which Node would not enforce', () => {
-    expect(failure({ pins: [spkiPin(pki.read('ca.crt'))], rejectUnauthorized: false })).toMatch(
-      /^tls\.pins: pins cannot be enforced with rejectUnauthorized: false/,
-    );
+  it('accepts pins with rejectUnauthorized: false: the pins are then checked after the handshake (verifyPeer)', async () => {
+    const pinned = tls({ pins: [spkiPin(pki.read('ca.crt'))], rejectUnauthorized: false });
+    await using client = compose().use(pinned).build({ transport: mockTransport() });
+    const { context } = await client.exchange('GET', 'https://api.example.test/');
+    expect(context.tls?.verifyPeer).toBeTypeOf('function');
+    expect(context.tls?.checkServerIdentity).toBeUndefined();
+    expect(context.tls?.rejectUnauthorized).toBe(false);
   });
 
   it('names a certificate without its key, a pfx next to cert and key, and a passphrase with nothing to open', () => {
