@@ -49,13 +49,7 @@ function hedgeable(ctx: BaseContext): boolean {
 // Frees the connection of a copy that answered after another had won.
 function release(response: Response): void {
   try {
-    const reader = response.body?.getReader();
-    if (reader === undefined) return;
-    // Read first: cancelling a transport body before any read reached it raises an uncaught error.
-    reader.read().catch(noop);
-    setImmediate(() => {
-      reader.cancel().catch(noop);
-    });
+    response.body?.cancel().catch(noop);
   } catch {
     // Already read or locked: nothing of ours to free.
   }

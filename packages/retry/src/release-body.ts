@@ -8,9 +8,8 @@ const nothing = (): void => {};
  * left is cancelled and the socket closed. Retry drains during its backoff wait and stops when
  * the wait ends.
  *
- * A read is always in flight before the stream is cancelled: cancelling an undici body that was
- * never read raises an uncaught 'error' event from the transport's Node stream (a core issue;
- * remove the read-first dance once core's cancel handles it).
+ * Draining first is what keeps the socket: a cancelled body closes its connection, a body read
+ * to its end returns it to the pool.
  */
 export function releaseBody(response: Response | undefined): () => void {
   if (response === undefined || response.bodyUsed) return nothing;
