@@ -12,7 +12,7 @@ import {
   type Logger,
   TimeoutError,
 } from '@shallot/core';
-import { createTestServer, type TestServer, virtualClock } from '@shallot/testing';
+import { createTestServer, type TestServer, virtualClock, waitFor } from '@shallot/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let server: TestServer;
@@ -343,14 +343,6 @@ describe('abort, deadlines and close', () => {
     expect(outside.closed).toBe(true);
   });
 });
-
-async function waitFor(check: () => boolean, ms = 2_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 describe('listeners', () => {
   it('64 concurrent requests that sleep add no abort listeners to the shared never-aborting signal', async () => {

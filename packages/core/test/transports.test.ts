@@ -10,7 +10,7 @@ import {
   TimeoutError,
   undiciTransport,
 } from '@shallot/core';
-import { createTestServer, type TestServer } from '@shallot/testing';
+import { createTestServer, type TestServer, waitFor } from '@shallot/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let server: TestServer;
@@ -285,10 +285,3 @@ describe('undici transport specifics', () => {
   });
 });
 
-async function waitFor(check: () => boolean, ms = 3_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

@@ -1,16 +1,8 @@
 import { compose, defineMiddleware, isInvalidOptionsError, isNetworkError } from '@shallot/core';
 import { hedge } from '@shallot/hedge';
 import { retry } from '@shallot/retry';
-import { createTestServer } from '@shallot/testing';
+import { createTestServer, waitFor } from '@shallot/testing';
 import { describe, expect, it } from 'vitest';
-
-async function until(check: () => boolean, ms = 3_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -26,8 +18,8 @@ describe('hedge', () => {
     expect(context.hedge).toEqual({ hedged: true, winner: 1, copies: 2 });
     expect(server.hits('/item')).toBe(2);
     // The slow copy was abandoned by the client: its request is marked aborted and its socket closed.
-    await until(() => server.requests('/item')[0]?.aborted === true);
-    await until(() => server.connections().closed >= 1);
+    await waitFor(() => server.requests('/item')[0]?.aborted === true);
+    await waitFor(() => server.connections().closed >= 1);
   });
 
   it('sends no copy when the first answers within the delay', async () => {
@@ -48,7 +40,7 @@ describe('hedge', () => {
     const { response, context } = await client.exchange('GET', '/both-slow');
     expect(await response.json()).toEqual({ copy: 0 });
     expect(context.hedge).toEqual({ hedged: true, winner: 0, copies: 2 });
-    await until(() => server.requests('/both-slow')[1]?.aborted === true);
+    await waitFor(() => server.requests('/both-slow')[1]?.aborted === true);
   });
 
   it('never hedges POST or PATCH without an Idempotency-Key', async () => {
@@ -113,7 +105,7 @@ describe('hedge', () => {
     const { response, context } = await client.exchange('GET', '/very-slow');
     expect(await response.json()).toEqual({ copy: 2 });
     expect(context.hedge).toEqual({ hedged: true, winner: 2, copies: 3 });
-    await until(() => server.requests('/very-slow').filter((r) => r.aborted).length === 2);
+    await waitFor(() => server.requests('/very-slow').filter((r) => r.aborted).length === 2);
   });
 
   it('percentile: hedges at the latency observed for the host, once it has enough samples', async () => {
@@ -127,7 +119,7 @@ describe('hedge', () => {
     const { response, context } = await client.exchange('GET', '/p');
     expect(await response.json()).toEqual({ copy: 'fast' });
     expect(context.hedge).toEqual({ hedged: true, winner: 1, copies: 2 });
-    await until(() => server.requests('/p')[5]?.aborted === true);
+    await waitFor(() => server.requests('/p')[5]?.aborted === true);
   });
 
   it('percentile without delayMs does not hedge before it has samples', async () => {
@@ -155,11 +147,11 @@ describe('hedge', () => {
     await using client = compose().use(hedge({ delayMs: 10 })).build({ baseUrl: server.url });
     const controller = new AbortController();
     const pending = client.get('/hang', { signal: controller.signal }).catch((e: unknown) => e);
-    await until(() => server.hits('/hang') === 2);
+    await waitFor(() => server.hits('/hang') === 2);
     controller.abort(new Error('caller gave up'));
     expect(((await pending) as Error).message).toBe('caller gave up');
-    await until(() => server.requests('/hang').every((r) => r.aborted));
-    await until(() => server.connections().closed >= 2);
+    await waitFor(() => server.requests('/hang').every((r) => r.aborted));
+    await waitFor(() => server.connections().closed >= 2);
   });
 
   it('inner layers run on each copy; their keys on the winning copy reach the caller', async () => {

@@ -1,14 +1,10 @@
 import { compose } from '@shallot/core';
-import { createTestServer, type TestServer, virtualClock } from '@shallot/testing';
+import { createTestServer, type TestServer, virtualClock, waitFor } from '@shallot/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rateLimit, readUpstreamLimit } from '@shallot/rate-limit';
 
 let upstream: TestServer;
 afterEach(async () => upstream?.close());
-
-async function until(done: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !done(); i++) await new Promise((resolve) => setImmediate(resolve));
-}
 
 describe('rateLimit adaptive', () => {
   it('halves the limit on a 429 and spaces the next requests twice as far apart', async () => {
@@ -20,7 +16,7 @@ describe('rateLimit adaptive', () => {
     expect((await client.get('/x')).status).toBe(429);
     expect(limiter.currentLimit()).toBe(5);
     const pending = Array.from({ length: 3 }, () => client.exchange('GET', '/x'));
-    await until(() => clock.pendingTimers === 3);
+    await waitFor(() => clock.pendingTimers === 3);
     await clock.advance(1_000);
     const waited = (await Promise.all(pending)).map((e) => e.context.rateLimit?.waitedMs);
     // The first waits out the old 100 ms spacing; after it, 200 ms apart.
@@ -76,7 +72,7 @@ describe('rateLimit adaptive', () => {
     await using client = compose().use(limiter).build({ baseUrl: upstream.url, clock });
     await (await client.get('/x')).arrayBuffer();
     const next = client.exchange('GET', '/x');
-    await until(() => clock.pendingTimers === 1);
+    await waitFor(() => clock.pendingTimers === 1);
     await clock.advance(2_000);
     expect((await next).context.rateLimit?.waitedMs).toBe(2_000);
     // A full window, not a throttle: the limit itself is untouched.
@@ -92,7 +88,7 @@ describe('rateLimit adaptive', () => {
     await (await client.get('/x')).arrayBuffer();
     expect(limiter.currentLimit()).toBe(50);
     const next = client.exchange('GET', '/x');
-    await until(() => clock.pendingTimers === 1);
+    await waitFor(() => clock.pendingTimers === 1);
     await clock.advance(3_000);
     expect((await next).context.rateLimit?.waitedMs).toBe(3_000);
   });

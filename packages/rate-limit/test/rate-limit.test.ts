@@ -1,6 +1,6 @@
 import { compose, isInvalidOptionsError, isTimeoutError } from '@shallot/core';
 import { timeout } from '@shallot/timeout';
-import { createTestServer, type TestServer, virtualClock } from '@shallot/testing';
+import { createTestServer, type TestServer, virtualClock, waitFor } from '@shallot/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isRateLimitExceededError, rateLimit, type RateLimitExceededError } from '@shallot/rate-limit';
 
@@ -16,9 +16,6 @@ async function server(): Promise<TestServer> {
 }
 
 /** Lets queued promise callbacks run until `done()` holds (bounded). */
-async function until(done: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !done(); i++) await new Promise((resolve) => setImmediate(resolve));
-}
 
 async function settle(pending: Promise<Response>): Promise<number | unknown> {
   try {
@@ -37,7 +34,7 @@ describe('rateLimit', () => {
     await using client = compose().use(rateLimit({ limit: 20, intervalMs: 1_000, burst: 5 })).build({ baseUrl: upstream.url, clock });
     const start = clock.now();
     const pending = Array.from({ length: 50 }, () => client.exchange('GET', '/x'));
-    await until(() => clock.pendingTimers === 45);
+    await waitFor(() => clock.pendingTimers === 45);
     expect(clock.pendingTimers).toBe(45);
     await clock.advance(2_500);
     const exchanges = await Promise.all(pending);
@@ -60,7 +57,7 @@ describe('rateLimit', () => {
     const clock = virtualClock();
     await using client = compose().use(rateLimit({ limit: 10, intervalMs: 1_000, burst: 1 })).build({ baseUrl: upstream.url, clock });
     const pending = Array.from({ length: 8 }, (_, i) => client.exchange('GET', `/x?n=${i}`));
-    await until(() => clock.pendingTimers === 7);
+    await waitFor(() => clock.pendingTimers === 7);
     await clock.advance(1_000);
     const waited = (await Promise.all(pending)).map((e) => e.context.rateLimit?.waitedMs);
     expect(waited).toEqual([0, 100, 200, 300, 400, 500, 600, 700]);
@@ -130,7 +127,7 @@ describe('rateLimit', () => {
     await clock.advance(600);
     // 400 ms to wait now: within maxWaitMs.
     const waiting = client.exchange('GET', '/x');
-    await until(() => clock.pendingTimers === 1);
+    await waitFor(() => clock.pendingTimers === 1);
     await clock.advance(400);
     expect((await waiting).context.rateLimit?.waitedMs).toBe(400);
   });
@@ -156,7 +153,7 @@ describe('rateLimit', () => {
     await using client = compose().use(rateLimit({ limit: 1, intervalMs: 100, maxQueue: 2 })).build({ baseUrl: upstream.url, clock });
     const first = settle(client.get('/x'));
     const queued = [settle(client.get('/x')), settle(client.get('/x'))];
-    await until(() => clock.pendingTimers === 2);
+    await waitFor(() => clock.pendingTimers === 2);
     const refused = (await settle(client.get('/x'))) as RateLimitExceededError;
     expect(refused.reason).toBe('queue');
     expect(refused.code).toBe('ERR_RATE_LIMITED');
@@ -172,12 +169,12 @@ describe('rateLimit', () => {
     expect(await settle(client.get('/x'))).toBe(200);
     const controller = new AbortController();
     const abandoned = settle(client.get('/x', { signal: controller.signal }));
-    await until(() => clock.pendingTimers === 1);
+    await waitFor(() => clock.pendingTimers === 1);
     controller.abort();
     expect(await abandoned).toBeInstanceOf(Error);
     // The slot the aborted caller held (1,000 ms from now) is free again: the next caller gets it.
     const next = client.exchange('GET', '/x');
-    await until(() => clock.pendingTimers === 1);
+    await waitFor(() => clock.pendingTimers === 1);
     await clock.advance(1_000);
     expect((await next).context.rateLimit?.waitedMs).toBe(1_000);
     expect(upstream.hits('/x')).toBe(2);

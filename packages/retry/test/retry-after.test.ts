@@ -1,16 +1,8 @@
 import { compose } from '@shallot/core';
 import { type GiveUpEvent, retry } from '@shallot/retry';
-import { createTestServer, virtualClock } from '@shallot/testing';
+import { createTestServer, virtualClock, waitFor } from '@shallot/testing';
 import { timeout } from '@shallot/timeout';
 import { describe, expect, it } from 'vitest';
-
-async function until(check: () => boolean, ms = 3_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -23,7 +15,7 @@ describe('retry: Retry-After', () => {
       .use(retry({ backoff: { kind: 'constant', delayMs: 5 } }))
       .build({ baseUrl: server.url, clock });
     const pending = client.exchange('GET', '/busy');
-    await until(() => server.hits('/busy') === 1 && clock.pendingTimers === 1);
+    await waitFor(() => server.hits('/busy') === 1 && clock.pendingTimers === 1);
     await clock.advance(999);
     await pause(30);
     expect(server.hits('/busy')).toBe(1);
@@ -41,7 +33,7 @@ describe('retry: Retry-After', () => {
     const clock = virtualClock({ startMs: start });
     await using client = compose().use(retry()).build({ baseUrl: server.url, clock });
     const pending = client.exchange('GET', '/limited');
-    await until(() => server.hits('/limited') === 1 && clock.pendingTimers === 1);
+    await waitFor(() => server.hits('/limited') === 1 && clock.pendingTimers === 1);
     await clock.advance(2_000);
     const { response, context } = await pending;
     expect(response.status).toBe(200);

@@ -12,20 +12,13 @@ import {
   undiciTransport,
 } from '@shallot/core';
 import { type GiveUpEvent, isMaxRetriesExceededError, MaxRetriesExceededError, retry, type RetryEvent } from '@shallot/retry';
-import { createTestServer, failTimes } from '@shallot/testing';
+import { createTestServer, failTimes, waitFor } from '@shallot/testing';
 import { timeout } from '@shallot/timeout';
 import { describe, expect, it } from 'vitest';
 
 const fast = { kind: 'constant', delayMs: 1 } as const;
 
 /** Waits (bounded) until `check` holds. */
-async function until(check: () => boolean, ms = 3_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 describe('retry: what is retried', () => {
   it('fail twice then 200 succeeds on attempt 3', async () => {
@@ -197,7 +190,7 @@ describe('retry: what is retried', () => {
       .build({ baseUrl: server.url, transport: undiciTransport({ maxSockets: 1 }) });
     const response = await client.get('/slow-503');
     expect(response.status).toBe(200);
-    await until(() => server.requests('/slow-503')[0]?.aborted === true);
+    await waitFor(() => server.requests('/slow-503')[0]?.aborted === true);
     expect(server.hits('/slow-503')).toBe(2);
   });
 
@@ -401,7 +394,7 @@ describe('retry: time', () => {
       .build({ baseUrl: server.url });
     const controller = new AbortController();
     const pending = client.get('/down', { signal: controller.signal }).catch((e: unknown) => e);
-    await until(() => server.hits('/down') === 1);
+    await waitFor(() => server.hits('/down') === 1);
     await new Promise((resolve) => setTimeout(resolve, 20));
     const aborted = Date.now();
     controller.abort(new Error('caller gave up'));
@@ -418,7 +411,7 @@ describe('retry: time', () => {
     await using client = compose().use(retry({ backoff: fast })).build({ baseUrl: server.url });
     const controller = new AbortController();
     const pending = client.get('/hang', { signal: controller.signal }).catch((e: unknown) => e);
-    await until(() => server.hits('/hang') === 1);
+    await waitFor(() => server.hits('/hang') === 1);
     controller.abort(new Error('stop'));
     expect(((await pending) as Error).message).toBe('stop');
     await new Promise((resolve) => setTimeout(resolve, 50));

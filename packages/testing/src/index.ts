@@ -11,3 +11,4 @@ export {
   type TestServerOptions,
 } from './test-server.js';
 export { virtualClock, type VirtualClock } from './virtual-clock.js';
+export { waitFor, type WaitForOptions } from './wait-for.js';

@@ -1,5 +1,5 @@
 import { type Clock, compose, defineMiddleware, isInvalidOptionsError, realClock } from '@shallot/core';
-import { createTestServer, failTimes, mockTransport, type TestServer } from '@shallot/testing';
+import { createTestServer, failTimes, mockTransport, type TestServer, waitFor } from '@shallot/testing';
 import { metrics } from '@shallot/tracing';
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -13,10 +13,6 @@ const retryOn5xx = (max = 3) =>
       await response.arrayBuffer();
     }
   });
-
-async function waitFor(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 100 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
-}
 
 let a: TestServer;
 let b: TestServer;

@@ -4,7 +4,7 @@ import { CompositePropagator, isTracingSuppressed, W3CBaggagePropagator, W3CTrac
 import { type DataPoint, type Histogram, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { compose, defineMiddleware, fork, isInvalidOptionsError, type Logger, type Transport, undiciTransport } from '@shallot/core';
-import { createTestServer, failTimes, type TestServer } from '@shallot/testing';
+import { createTestServer, failTimes, type TestServer, waitFor } from '@shallot/testing';
 import { requestId, tracing } from '@shallot/tracing';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
@@ -42,10 +42,6 @@ function retryOn5xx(max = 3, delayMs = 5) {
 const traceparentOf = (server: TestServer, path: string, index = 0): string => String(server.requests(path)[index]?.headers.traceparent);
 const parentIdOf = (traceparent: string): string => traceparent.split('-')[2] ?? '';
 const traceIdOf = (traceparent: string): string => traceparent.split('-')[1] ?? '';
-
-async function waitFor(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 100 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
-}
 
 let server: TestServer;
 let exporter: InMemorySpanExporter;
