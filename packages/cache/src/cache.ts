@@ -257,8 +257,8 @@ export function cache(options: CacheOptions = {}): CacheMiddleware {
     return markResponse(response, status);
   }
 
-  function serve(job: Job, entry: CacheEntry, policy: CachePolicy, status: CacheStatus, staleReason?: StaleReason): Response {
-    const headers = servedHeaders(policy);
+  function serve(job: Job, entry: CacheEntry, policy: CachePolicy, status: CacheStatus, staleReason?: StaleReason, computed?: CachePolicy.Headers): Response {
+    const headers = servedHeaders(policy, computed);
     const init = { status: entry.status, statusText: entry.statusText, url: cacheUrl(job.request.url), method: job.request.method };
     return finish(job, servedResponse(entry.body, headers, init), status, staleReason);
   }
@@ -476,8 +476,8 @@ export function cache(options: CacheOptions = {}): CacheMiddleware {
           const anyAge = mode === 'force-cache' || mode === 'only-if-cached';
           const decision = decide(found.policy, job.asked, anyAge, staleWhileRevalidate);
           if (decision.kind === 'serve') {
-            if (!decision.stale) return serve(job, found.entry, found.policy, 'HIT');
-            return serve(job, found.entry, found.policy, 'STALE', anyAge ? 'force-cache' : 'max-stale');
+            if (!decision.stale) return serve(job, found.entry, found.policy, 'HIT', undefined, decision.headers);
+            return serve(job, found.entry, found.policy, 'STALE', anyAge ? 'force-cache' : 'max-stale', decision.headers);
           }
           if (decision.kind === 'background') {
             state.revalidation = revalidateInBackground(job, found);

@@ -20,7 +20,12 @@ export interface PolicyResponse {
 /** What a cache does with a request when it holds a matching entry. */
 export type Decision =
   /** Serve it: fresh (`stale: false`), or stale with the client's or the mode's permission. */
-  | { readonly kind: 'serve'; readonly stale: boolean }
+  | {
+      readonly kind: 'serve';
+      readonly stale: boolean;
+      /** The headers to serve it with, as the library's evaluation computed them. */
+      readonly headers: CachePolicy.Headers | undefined;
+    }
   /** Serve it stale now and revalidate in the background (stale-while-revalidate). */
   | { readonly kind: 'background' }
   /** Revalidate before using it. */
@@ -69,6 +74,24 @@ export function policyClass(clock: Clock): PolicyClass {
         const ttl = defaultTtlOf(this);
         return ttl === null ? seconds : Math.min(seconds, ttl / 1000);
       }
+
+      // The library's answer (hop-by-hop headers removed, Age and Date updated, the directive
+      // defaultTtlMs added taken out again), with the part that does not change with time
+      // computed once per policy: evaluateRequest() calls this on every hit.
+      #base: CachePolicy.Headers | undefined;
+
+      override responseHeaders(): CachePolicy.Headers {
+        const age = this.age();
+        // Past a day the library may add a heuristic-freshness Warning: take its full answer then.
+        if (age > 86_400) return withoutDefaultTtl(super.responseHeaders());
+        if (this.#base === undefined) {
+          const base = withoutDefaultTtl(super.responseHeaders());
+          delete base.age;
+          delete base.date;
+          this.#base = base;
+        }
+        return { ...this.#base, age: `${Math.round(age)}`, date: httpDate(this.now()) };
+      }
     };
     classes.set(clock, cls);
   }
@@ -85,37 +108,25 @@ function withoutDefaultTtl(record: CachePolicy.Headers): CachePolicy.Headers {
   return record;
 }
 
-// What http-cache-semantics' responseHeaders() gives for a policy, less the two headers that
-// change with time (Age, Date): computed once per policy, so a hit only adds those two.
-const servedBase = new WeakMap<CachePolicy, CachePolicy.Headers>();
 let dateSecond = Number.NaN;
 let dateText = '';
+
+/** An HTTP date for `ms`, formatted once per second. */
+function httpDate(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(second * 1000).toUTCString();
+  }
+  return dateText;
+}
 
 /**
  * The headers to serve a stored response with: http-cache-semantics' (hop-by-hop headers
  * removed, Age and Date updated), without what `defaultTtlMs` added.
  */
-export function servedHeaders(policy: CachePolicy): Headers {
-  const age = policy.age();
-  // Past a day the library may add a heuristic-freshness Warning: take its full answer then.
-  if (age > 86_400) return recordHeaders(withoutDefaultTtl(policy.responseHeaders()));
-  let base = servedBase.get(policy);
-  if (base === undefined) {
-    base = withoutDefaultTtl(policy.responseHeaders());
-    delete base.age;
-    delete base.date;
-    servedBase.set(policy, base);
-  }
-  const headers = recordHeaders(base);
-  headers.set('age', `${Math.round(age)}`);
-  // Every policy here is a ClockedCachePolicy, whose now() reads ctx.clock.
-  const second = Math.floor((policy as CachePolicy & { now(): number }).now() / 1000);
-  if (second !== dateSecond) {
-    dateSecond = second;
-    dateText = new Date(second * 1000).toUTCString();
-  }
-  headers.set('date', dateText);
-  return headers;
+export function servedHeaders(policy: CachePolicy, computed?: CachePolicy.Headers): Headers {
+  return recordHeaders(computed ?? policy.responseHeaders());
 }
 
 const memo = new WeakMap<object, CachePolicy>();
@@ -244,7 +255,7 @@ function evaluate(policy: CachePolicy, request: PolicyRequest): CachePolicy.Eval
 export function decide(policy: CachePolicy, request: PolicyRequest, anyAge: boolean, staleWhileRevalidate: boolean): Decision {
   const asked = anyAge ? { ...request, headers: { ...request.headers, 'cache-control': 'max-stale' } } : request;
   const result = evaluate(policy, asked);
-  if (result.revalidation === undefined) return { kind: 'serve', stale: policy.stale() };
+  if (result.revalidation === undefined) return { kind: 'serve', stale: policy.stale(), headers: result.response?.headers };
   if (!result.revalidation.synchronous && result.response !== undefined && staleWhileRevalidate) return { kind: 'background' };
   return { kind: 'validate' };
 }
