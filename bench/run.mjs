@@ -17,10 +17,10 @@ const root = join(here, '..');
 const quick = flag('quick', 'false') === 'true';
 const settings = {
   rounds: Number(flag('rounds', quick ? '1' : '3')),
-  warmup: Number(flag('warmup', quick ? '200' : '1000')),
-  count: Number(flag('count', quick ? '2000' : '10000')),
-  warmupMs: Number(flag('warmup-ms', quick ? '500' : '1000')),
-  maxMs: Number(flag('max-ms', quick ? '1000' : '1500')),
+  warmup: Number(flag('warmup', quick ? '200' : '2000')),
+  count: Number(flag('count', quick ? '2000' : '20000')),
+  warmupMs: Number(flag('warmup-ms', quick ? '500' : '2000')),
+  maxMs: Number(flag('max-ms', quick ? '1000' : '3000')),
   sockets: flag('sockets', undefined),
   scenarios: flag('scenarios', 'c1-small,c64-small,c1-large,c64-large').split(',').filter(Boolean),
   rows: flag('rows', 'all'),
