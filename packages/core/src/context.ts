@@ -55,6 +55,12 @@ export interface BaseContext {
   clock: Clock;
   /** TLS settings the transport applies to this request's connections. */
   tls: TlsOptions | undefined;
+  /**
+   * TLS settings for another URL this request reaches, consulted by the transport for each hop
+   * of a redirect that leaves the request's origin (a `tls()` layer with per-host endpoints sets
+   * it). Without it a redirect keeps `tls`.
+   */
+  tlsFor: ((url: URL) => TlsOptions | undefined) | undefined;
   /** Connect and read timeouts the transport applies. */
   timeouts: TransportTimeouts;
   /** A pino-compatible logger; silent by default. */
@@ -131,6 +137,7 @@ class ShallotContext implements BaseContext {
   attempt = 1;
   clock: Clock;
   tls: TlsOptions | undefined;
+  tlsFor: ((url: URL) => TlsOptions | undefined) | undefined = undefined;
   timeouts: TransportTimeouts;
   log: Logger;
   readonly parent: BaseContext | undefined;
@@ -195,6 +202,7 @@ export function fork<C extends BaseContext>(ctx: C, options: ForkOptions = {}): 
     ctx,
   );
   copy.attempt = ctx.attempt;
+  copy.tlsFor = ctx.tlsFor;
   // A fork sees the hooks registered so far; hooks it adds stay its own.
   copy.transportHooks = ctx.transportHooks?.slice();
   const target = copy as unknown as Record<string, unknown>;

@@ -15,6 +15,7 @@ import { tlsKey, type TlsOptions } from './tls-options.js';
 import {
   firstHop,
   headersTimer,
+  hopTls,
   idleGuard,
   nextHop,
   NodeStreamSource,
@@ -231,14 +232,14 @@ export function nodeFetchTransport(options: NodeFetchTransportOptions = {}): Tra
             method: hop.method,
             headers,
             body: (payload?.data ?? null) as NodeFetchInit['body'],
-            agent: agentFor(url.protocol === 'https:', ctx.tls, connectMs),
+            agent: agentFor(url.protocol === 'https:', hopTls(ctx, url), connectMs),
             // Redirects are followed here, as the undici transport does, so both behave alike.
             redirect: 'manual',
             compress: resolved.compress,
             signal,
           });
         } catch (error) {
-          throw toTransportError(url.protocol === 'https:' ? identityError(error, ctx.tls, url) : error, ctx, timer.signal);
+          throw toTransportError(url.protocol === 'https:' ? identityError(error, hopTls(ctx, url), url) : error, ctx, timer.signal);
         }
         const status = response.status;
         const location = redirectStatuses.has(status) && request.redirect !== 'manual' ? response.headers.get('location') : null;

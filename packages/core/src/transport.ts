@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { BaseContext, ShallotRequest } from './context.js';
 import { BodyNotReplayableError, isShallotError, NetworkError, TimeoutError } from './errors.js';
 import type { ResponseSource } from './response.js';
+import type { TlsOptions } from './tls-options.js';
 import { abortReason, neverAbortSignal } from './signals.js';
 
 /**
@@ -103,6 +104,12 @@ export interface Hop {
   headers: Headers;
   /** False once a redirect turned the request into a GET. */
   sendBody: boolean;
+}
+
+/** The TLS settings for a hop: the request's own on its origin, else what `ctx.tlsFor` says. */
+export function hopTls(ctx: BaseContext, url: URL): TlsOptions | undefined {
+  if (ctx.tlsFor === undefined || url === ctx.request.url || url.origin === ctx.request.url.origin) return ctx.tls;
+  return ctx.tlsFor(url);
 }
 
 /** The first hop of a request: the request itself. */

@@ -11,6 +11,7 @@ import { tlsKey, type TlsOptions } from './tls-options.js';
 import {
   firstHop,
   headersTimer,
+  hopTls,
   idleGuard,
   nextHop,
   NodeStreamSource,
@@ -176,7 +177,7 @@ export function undiciTransport(options: UndiciTransportOptions = {}): Transport
         const payload = body === null ? undefined : (body.takeSync() ?? (await body.take(request)));
         let data: Dispatcher.ResponseData;
         try {
-          data = await poolFor(hop.url, ctx.tls, connectMs).request({
+          data = await poolFor(hop.url, hopTls(ctx, hop.url), connectMs).request({
             path: hop.url.pathname + hop.url.search,
             method: hop.method as Dispatcher.HttpMethod,
             headers: flattenHeaders(hop.headers, payload),

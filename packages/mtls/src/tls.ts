@@ -1,4 +1,4 @@
-import { type BaseContext, defineMiddleware, isNetworkError, type Middleware, parseOptions } from '@shallot/core';
+import { type BaseContext, defineMiddleware, isNetworkError, type Middleware, parseOptions, type TlsOptions as CoreTlsOptions } from '@shallot/core';
 import { endpointMatcher } from './endpoint-match.js';
 import { type ResolvedTlsOptions, type TlsOptions, tlsOptionsSchema } from './options.js';
 import { type Built, buildConfig, defaultConfigName, type Settings, settingsFor } from './tls-config.js';
@@ -167,9 +167,13 @@ export function tls(options: TlsOptions = {}): TlsMiddleware {
     }
   }
 
+  const configFor = (url: URL): Built => configs.get((patterns.length === 0 ? undefined : match(url)) ?? defaultConfigName) as Built;
+  // A redirect to another host gets that host's settings (its client certificate, its pins).
+  const tlsFor = (url: URL): CoreTlsOptions => configFor(url).tls;
+
   const middleware = defineMiddleware(
     async function tls(ctx, next) {
-      const built = configs.get((patterns.length === 0 ? undefined : match(ctx.request.url)) ?? defaultConfigName) as Built;
+      const built = configFor(ctx.request.url);
       if (built.insecure && !warned.has(built.name)) {
         warned.add(built.name);
         (logger ?? ctx.log).warn(
@@ -179,6 +183,7 @@ export function tls(options: TlsOptions = {}): TlsMiddleware {
       }
       // Left set afterwards, so `exchange().context.tls` shows the settings the request used.
       ctx.tls = built.tls;
+      ctx.tlsFor = tlsFor;
       try {
         return await next();
       } catch (error) {

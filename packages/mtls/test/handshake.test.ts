@@ -152,6 +152,25 @@ describe.each(transports)('over the %s transport', (_name, makeTransport) => {
     });
   });
 
+  it('a redirect to another host presents that host’s client certificate, not the first host’s', async () => {
+    await using second = await createTestServer({
+      tls: { key: pki.read('server.key'), cert: pki.read('server.crt'), ca: pki.read('ca.crt'), requestCert: true, rejectUnauthorized: true },
+    });
+    whoami(second, '/whoami');
+    mtlsServer.route('/elsewhere', (_record, response) => {
+      response.writeHead(302, { location: `https://localhost:${second.port}/whoami` });
+      response.end();
+    });
+    const layer = tls({
+      ...clientOne(),
+      endpoints: { localhost: { cert: pki.path('client-two.crt'), key: pki.path('client-two.key') } },
+    });
+    await using client = compose().use(layer).build({ transport: makeTransport() });
+    const response = await client.get(`${mtlsServer.url}/elsewhere`);
+    expect(response.redirected).toBe(true);
+    expect(((await response.json()) as { cn: string }).cn).toBe('client-two');
+  });
+
   describe('pinning', () => {
     it('pins a server whose chain is not trusted (rejectUnauthorized: false): the right pin succeeds, a wrong one writes nothing', async () => {
       await using rogue = await createTestServer({ tls: { key: pki.read('rogue.key'), cert: pki.read('rogue.crt') } });
