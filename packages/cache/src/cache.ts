@@ -1,7 +1,6 @@
 import {
   type BaseContext,
   ClientClosedError,
-  type Context,
   defineMiddleware,
   fork,
   isShallotError,
@@ -45,14 +44,8 @@ export interface CacheControls {
   clear(): Promise<void>;
 }
 
-/**
- * The cache layer: a middleware that provides `ctx.cache`, with its counters and a way to empty
- * it. The call signature taking `Context<{}>` is spelled out because, with extra members on the
- * function, `.use()` would otherwise infer that the layer requires the key it provides.
- */
-export type CacheMiddleware = Middleware<{}, { cache: CacheContext }> & {
-  (ctx: Context<{}>, next: Next): Promise<Response>;
-} & CacheControls;
+/** The cache layer: a middleware that provides `ctx.cache`, with its counters and a way to empty it. */
+export type CacheMiddleware = Middleware<{}, { cache: CacheContext }> & CacheControls;
 
 /** A stored entry that matches the request. */
 interface Found {

@@ -27,18 +27,8 @@ export interface RetryEvents {
   onGiveUp(listener: (event: GiveUpEvent) => void): Subscription;
 }
 
-// The members of `Middleware<{}, P>` other than its call signature: the information fields and
-// the type-level marker of what it provides (keyed by a symbol core does not export).
-type MiddlewareMembers<P extends object> = Pick<Middleware<{}, P>, keyof Middleware<{}, P>>;
-
-/**
- * The middleware `retry()` returns: it provides `ctx.retry` and has its events. (Spelled out
- * rather than as `Middleware<...> & RetryEvents`, from which `compose().use()` would infer that
- * it requires `ctx.retry` instead of providing it.)
- */
-export interface RetryMiddleware extends MiddlewareMembers<{ retry: RetryContext }>, RetryEvents {
-  (ctx: Context, next: Next): Promise<Response>;
-}
+/** The middleware `retry()` returns: it provides `ctx.retry` and has its events. */
+export interface RetryMiddleware extends Middleware<{}, { retry: RetryContext }>, RetryEvents {}
 
 type RetryCtx = Context<{ retry?: RetryContext }>;
 
