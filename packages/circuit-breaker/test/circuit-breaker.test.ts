@@ -1,6 +1,6 @@
 import { compose, type HttpError, isHttpError, isInvalidOptionsError, isNetworkError, isTimeoutError } from '@shallot/core';
 import { timeout } from '@shallot/timeout';
-import { createTestServer, failTimes, type TestServer } from '@shallot/testing';
+import { createTestServer, failTimes, settle, type TestServer } from '@shallot/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type CircuitStateChange,
@@ -20,17 +20,6 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-/** Sends a request and reads its body; resolves to the status, or to the error it threw. */
-async function attempt(client: { get(url: string): Promise<Response> }, url: string): Promise<number | unknown> {
-  try {
-    const response = await client.get(url);
-    await response.arrayBuffer();
-    return response.status;
-  } catch (error) {
-    return error;
-  }
-}
-
 const keyOf = (s: TestServer): string => hostKey(new URL(s.url));
 
 describe('circuitBreaker', () => {
@@ -40,15 +29,15 @@ describe('circuitBreaker', () => {
     const breaker = circuitBreaker({ failureThreshold: 3, recoveryTimeoutMs: 60_000 });
     await using client = compose().use(breaker).build({ baseUrl: upstream.url });
 
-    expect(await attempt(client, '/down')).toBe(503);
-    expect(await attempt(client, '/down')).toBe(503);
+    expect(await settle(client.get('/down'))).toBe(503);
+    expect(await settle(client.get('/down'))).toBe(503);
     expect(breaker.state(keyOf(upstream))).toBe('closed');
-    expect(await attempt(client, '/down')).toBe(503);
+    expect(await settle(client.get('/down'))).toBe(503);
     expect(breaker.state(keyOf(upstream))).toBe('open');
     expect(upstream.hits('/down')).toBe(3);
 
     for (let i = 0; i < 5; i++) {
-      const error = (await attempt(client, '/down')) as CircuitBreakerOpenError;
+      const error = (await settle(client.get('/down'))) as CircuitBreakerOpenError;
       expect(isCircuitBreakerOpenError(error)).toBe(true);
       expect(error.code).toBe('ERR_CIRCUIT_OPEN');
       expect(error.key).toBe(keyOf(upstream));
@@ -67,10 +56,10 @@ describe('circuitBreaker', () => {
     const breaker = circuitBreaker({ failureThreshold: 2 });
     await using client = compose().use(breaker).build();
 
-    await attempt(client, `${failing.url}/x`);
-    await attempt(client, `${failing.url}/x`);
-    expect(isCircuitBreakerOpenError(await attempt(client, `${failing.url}/x`))).toBe(true);
-    for (let i = 0; i < 3; i++) expect(await attempt(client, `${healthy.url}/x`)).toBe(200);
+    await settle(client.get(`${failing.url}/x`));
+    await settle(client.get(`${failing.url}/x`));
+    expect(isCircuitBreakerOpenError(await settle(client.get(`${failing.url}/x`)))).toBe(true);
+    for (let i = 0; i < 3; i++) expect(await settle(client.get(`${healthy.url}/x`))).toBe(200);
     expect(breaker.state(keyOf(failing))).toBe('open');
     expect(breaker.state(keyOf(healthy))).toBe('closed');
     expect(failing.hits('/x')).toBe(2);
@@ -83,8 +72,8 @@ describe('circuitBreaker', () => {
     const breaker = circuitBreaker({ failureThreshold: 2 });
     await using client = compose().use(breaker).build({ baseUrl: upstream.url });
     for (let i = 0; i < 5; i++) {
-      expect(await attempt(client, '/missing')).toBe(404);
-      expect(await attempt(client, '/limited')).toBe(429);
+      expect(await settle(client.get('/missing'))).toBe(404);
+      expect(await settle(client.get('/limited'))).toBe(429);
     }
     expect(breaker.state(keyOf(upstream))).toBe('closed');
     expect(upstream.hits()).toBe(10);
@@ -96,7 +85,7 @@ describe('circuitBreaker', () => {
     const breaker = circuitBreaker({ failureThreshold: 3 });
     await using client = compose().use(breaker).build({ baseUrl: upstream.url });
     const statuses = [];
-    for (let i = 0; i < 6; i++) statuses.push(await attempt(client, '/flaky'));
+    for (let i = 0; i < 6; i++) statuses.push(await settle(client.get('/flaky')));
     expect(statuses).toEqual([502, 502, 200, 502, 502, 200]);
     expect(breaker.state(keyOf(upstream))).toBe('closed');
   });
@@ -109,12 +98,12 @@ describe('circuitBreaker', () => {
 
     const changes: unknown[] = [];
     breaker.onStateChange((change) => changes.push(change.error));
-    expect(isNetworkError(await attempt(client, '/reset'))).toBe(true);
-    expect(isTimeoutError(await attempt(client, '/slow'))).toBe(true);
+    expect(isNetworkError(await settle(client.get('/reset')))).toBe(true);
+    expect(isTimeoutError(await settle(client.get('/slow')))).toBe(true);
     expect(breaker.state('global')).toBe('open');
     expect(changes).toHaveLength(1);
     expect(isTimeoutError(changes[0])).toBe(true);
-    expect(isCircuitBreakerOpenError(await attempt(client, '/slow'))).toBe(true);
+    expect(isCircuitBreakerOpenError(await settle(client.get('/slow')))).toBe(true);
     expect(upstream.hits('/slow')).toBe(1);
   });
 
@@ -139,10 +128,10 @@ describe('circuitBreaker', () => {
       isFailure: (_ctx, outcome) => outcome.response?.status === 410,
     });
     await using client = compose().use(breaker).build({ baseUrl: upstream.url });
-    for (let i = 0; i < 4; i++) await attempt(client, '/down');
+    for (let i = 0; i < 4; i++) await settle(client.get('/down'));
     expect(breaker.state('global')).toBe('closed');
-    await attempt(client, '/gone');
-    await attempt(client, '/gone');
+    await settle(client.get('/gone'));
+    await settle(client.get('/gone'));
     expect(breaker.state('global')).toBe('open');
   });
 
@@ -151,9 +140,9 @@ describe('circuitBreaker', () => {
     upstream.route('/a', { status: 500 }).route('/b', { status: 200 });
     const breaker = circuitBreaker({ failureThreshold: 1, key: (ctx) => ctx.request.url.pathname });
     await using client = compose().use(breaker).build({ baseUrl: upstream.url });
-    await attempt(client, '/a');
-    expect(isCircuitBreakerOpenError(await attempt(client, '/a'))).toBe(true);
-    expect(await attempt(client, '/b')).toBe(200);
+    await settle(client.get('/a'));
+    expect(isCircuitBreakerOpenError(await settle(client.get('/a')))).toBe(true);
+    expect(await settle(client.get('/b'))).toBe(200);
     expect(breaker.state('/a')).toBe('open');
     expect(breaker.state('/b')).toBe('closed');
   });
@@ -178,12 +167,12 @@ describe('circuitBreaker', () => {
       key: 'global',
     });
     await using client = compose().use(breaker).build({ baseUrl: upstream.url });
-    expect(await attempt(client, '/mixed')).toBe(200);
-    expect(await attempt(client, '/mixed')).toBe(500);
+    expect(await settle(client.get('/mixed'))).toBe(200);
+    expect(await settle(client.get('/mixed'))).toBe(500);
     expect(breaker.state('global')).toBe('closed');
-    expect(await attempt(client, '/mixed')).toBe(500);
+    expect(await settle(client.get('/mixed'))).toBe(500);
     expect(breaker.state('global')).toBe('open');
-    expect(isCircuitBreakerOpenError(await attempt(client, '/mixed'))).toBe(true);
+    expect(isCircuitBreakerOpenError(await settle(client.get('/mixed')))).toBe(true);
     expect(upstream.hits('/mixed')).toBe(3);
   });
 
@@ -195,7 +184,7 @@ describe('circuitBreaker', () => {
     const breaker = circuitBreaker({ failureThreshold: 1, onStateChange: (c) => fromOption.push(c) });
     const subscription = breaker.onStateChange((c) => fromMethod.push(c));
     await using client = compose().use(breaker).build({ baseUrl: upstream.url });
-    await attempt(client, '/down');
+    await settle(client.get('/down'));
     expect(fromOption).toMatchObject([{ key: keyOf(upstream), from: 'closed', to: 'open', status: 503 }]);
     expect(isHttpError(fromOption[0]?.error)).toBe(true);
     expect((fromOption[0]?.error as HttpError).status).toBe(503);
@@ -212,13 +201,13 @@ describe('circuitBreaker', () => {
     const breaker = circuitBreaker();
     await using client = compose().use(breaker).build({ baseUrl: upstream.url });
     await breaker.isolate(keyOf(upstream));
-    const error = (await attempt(client, '/ok')) as CircuitBreakerOpenError;
+    const error = (await settle(client.get('/ok'))) as CircuitBreakerOpenError;
     expect(isCircuitBreakerOpenError(error)).toBe(true);
     expect(error.state).toBe('isolated');
     expect(error.retryAfterMs).toBe(Infinity);
     expect(upstream.hits('/ok')).toBe(0);
     await breaker.reset(keyOf(upstream));
-    expect(await attempt(client, '/ok')).toBe(200);
+    expect(await settle(client.get('/ok'))).toBe(200);
     expect(upstream.hits('/ok')).toBe(1);
   });
 
@@ -227,14 +216,14 @@ describe('circuitBreaker', () => {
     upstream.route('/down', { status: 500 });
     const first = circuitBreaker({ failureThreshold: 1 });
     await using a = compose().use(first).build({ baseUrl: upstream.url });
-    await attempt(a, '/down');
+    await settle(a.get('/down'));
     const saved = JSON.parse(JSON.stringify(first.snapshot()));
 
     const second = circuitBreaker({ failureThreshold: 1 });
     await second.hydrate(saved);
     expect(second.state(keyOf(upstream))).toBe('open');
     await using b = compose().use(second).build({ baseUrl: upstream.url });
-    expect(isCircuitBreakerOpenError(await attempt(b, '/down'))).toBe(true);
+    expect(isCircuitBreakerOpenError(await settle(b.get('/down')))).toBe(true);
     expect(upstream.hits('/down')).toBe(1);
   });
 
@@ -248,7 +237,7 @@ describe('circuitBreaker', () => {
     upstream.route('*', { status: 500 });
     const breaker = circuitBreaker({ failureThreshold: 1, maxKeys: 2, key: (ctx) => ctx.request.url.pathname });
     await using client = compose().use(breaker).build({ baseUrl: upstream.url });
-    for (const path of ['/a', '/b', '/c']) await attempt(client, path);
+    for (const path of ['/a', '/b', '/c']) await settle(client.get(path));
     expect(breaker.state('/a')).toBe('closed');
     expect(breaker.state('/b')).toBe('open');
     expect(breaker.state('/c')).toBe('open');
@@ -260,12 +249,12 @@ describe('circuitBreaker', () => {
     upstream.route('/flaky', failTimes(2));
     const breaker = circuitBreaker({ failureThreshold: 2, recoveryTimeoutMs: 40, key: 'global' });
     await using client = compose().use(breaker).build({ baseUrl: upstream.url });
-    await attempt(client, '/flaky');
-    await attempt(client, '/flaky');
-    expect(isCircuitBreakerOpenError(await attempt(client, '/flaky'))).toBe(true);
+    await settle(client.get('/flaky'));
+    await settle(client.get('/flaky'));
+    expect(isCircuitBreakerOpenError(await settle(client.get('/flaky')))).toBe(true);
     await new Promise((resolve) => setTimeout(resolve, 60));
     expect(breaker.state('global')).toBe('half-open');
-    expect(await attempt(client, '/flaky')).toBe(200);
+    expect(await settle(client.get('/flaky'))).toBe(200);
     expect(breaker.state('global')).toBe('closed');
     expect(upstream.hits('/flaky')).toBe(3);
   });

@@ -1,20 +1,10 @@
 import { compose } from '@shallot/core';
-import { createTestServer, type TestServer, virtualClock } from '@shallot/testing';
+import { createTestServer, settle, type TestServer, virtualClock } from '@shallot/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type CircuitBreakerOpenError, type CircuitStateChange, circuitBreaker, isCircuitBreakerOpenError } from '@shallot/circuit-breaker';
 
 let upstream: TestServer;
 afterEach(async () => upstream?.close());
-
-async function attempt(client: { get(url: string): Promise<Response> }, url: string): Promise<number | unknown> {
-  try {
-    const response = await client.get(url);
-    await response.arrayBuffer();
-    return response.status;
-  } catch (error) {
-    return error;
-  }
-}
 
 describe('circuitBreaker half-open', () => {
   it('lets exactly one probe through when 50 callers arrive at once', async () => {
@@ -25,12 +15,12 @@ describe('circuitBreaker half-open', () => {
     const breaker = circuitBreaker({ failureThreshold: 1, recoveryTimeoutMs: 1_000, key: 'global', onStateChange: (c) => changes.push(c) });
     await using client = compose().use(breaker).build({ baseUrl: upstream.url, clock });
 
-    expect(await attempt(client, '/api')).toBe(500);
+    expect(await settle(client.get('/api'))).toBe(500);
     expect(breaker.state('global')).toBe('open');
     await clock.advance(1_000);
     expect(breaker.state('global')).toBe('half-open');
 
-    const outcomes = await Promise.all(Array.from({ length: 50 }, () => attempt(client, '/api')));
+    const outcomes = await Promise.all(Array.from({ length: 50 }, () => settle(client.get('/api'))));
     const passed = outcomes.filter((o) => o === 200);
     const refused = outcomes.filter(isCircuitBreakerOpenError) as CircuitBreakerOpenError[];
     expect(passed).toHaveLength(1);
@@ -47,9 +37,9 @@ describe('circuitBreaker half-open', () => {
     const clock = virtualClock();
     const breaker = circuitBreaker({ failureThreshold: 1, recoveryTimeoutMs: 1_000, halfOpenMaxProbes: 3, successThreshold: 3, key: 'global' });
     await using client = compose().use(breaker).build({ baseUrl: upstream.url, clock });
-    await attempt(client, '/api');
+    await settle(client.get('/api'));
     await clock.advance(1_000);
-    const outcomes = await Promise.all(Array.from({ length: 20 }, () => attempt(client, '/api')));
+    const outcomes = await Promise.all(Array.from({ length: 20 }, () => settle(client.get('/api'))));
     expect(outcomes.filter((o) => o === 200)).toHaveLength(3);
     expect(outcomes.filter(isCircuitBreakerOpenError)).toHaveLength(17);
     expect(upstream.hits('/api')).toBe(4);
@@ -62,13 +52,13 @@ describe('circuitBreaker half-open', () => {
     const clock = virtualClock();
     const breaker = circuitBreaker({ failureThreshold: 1, recoveryTimeoutMs: 500, successThreshold: 3, key: 'global' });
     await using client = compose().use(breaker).build({ baseUrl: upstream.url, clock });
-    await attempt(client, '/api');
+    await settle(client.get('/api'));
     await clock.advance(500);
-    expect(await attempt(client, '/api')).toBe(200);
+    expect(await settle(client.get('/api'))).toBe(200);
     expect(breaker.state('global')).toBe('half-open');
-    expect(await attempt(client, '/api')).toBe(200);
+    expect(await settle(client.get('/api'))).toBe(200);
     expect(breaker.state('global')).toBe('half-open');
-    expect(await attempt(client, '/api')).toBe(200);
+    expect(await settle(client.get('/api'))).toBe(200);
     expect(breaker.state('global')).toBe('closed');
     expect(upstream.hits('/api')).toBe(4);
   });
@@ -80,13 +70,13 @@ describe('circuitBreaker half-open', () => {
     const breaker = circuitBreaker({ failureThreshold: 1, recoveryTimeoutMs: 100, recoveryBackoff: { factor: 2, maxMs: 300 }, key: 'global' });
     await using client = compose().use(breaker).build({ baseUrl: upstream.url, clock });
     const waits: number[] = [];
-    await attempt(client, '/api');
+    await settle(client.get('/api'));
     for (let i = 0; i < 4; i++) {
-      const refused = (await attempt(client, '/api')) as CircuitBreakerOpenError;
+      const refused = (await settle(client.get('/api'))) as CircuitBreakerOpenError;
       expect(isCircuitBreakerOpenError(refused)).toBe(true);
       waits.push(refused.retryAfterMs);
       await clock.advance(refused.retryAfterMs);
-      expect(await attempt(client, '/api')).toBe(500);
+      expect(await settle(client.get('/api'))).toBe(500);
     }
     expect(waits).toEqual([100, 200, 300, 300]);
     expect(upstream.hits('/api')).toBe(5);
@@ -98,18 +88,18 @@ describe('circuitBreaker half-open', () => {
     const clock = virtualClock();
     const breaker = circuitBreaker({ failureThreshold: 1, recoveryTimeoutMs: 100, key: 'global' });
     await using client = compose().use(breaker).build({ baseUrl: upstream.url, clock });
-    await attempt(client, '/api');
+    await settle(client.get('/api'));
     await clock.advance(100);
     const controller = new AbortController();
     const probe = client.get('/api', { signal: controller.signal });
     // The slot is taken while the probe is in flight...
     await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(isCircuitBreakerOpenError(await attempt(client, '/api'))).toBe(true);
+    expect(isCircuitBreakerOpenError(await settle(client.get('/api')))).toBe(true);
     controller.abort();
     await expect(probe).rejects.toThrow();
     // ...and free again once the caller gave up on it.
     expect(breaker.state('global')).toBe('half-open');
-    expect(await attempt(client, '/api')).toBe(200);
+    expect(await settle(client.get('/api'))).toBe(200);
     expect(breaker.state('global')).toBe('closed');
   });
 });

@@ -1,6 +1,6 @@
 import { compose } from '@shallot/core';
 import { timeout } from '@shallot/timeout';
-import { createTestServer, type TestServer } from '@shallot/testing';
+import { createTestServer, settle, type TestServer } from '@shallot/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { concurrencyLimit, isRateLimitExceededError, type RateLimitExceededError } from '@shallot/rate-limit';
 
@@ -22,16 +22,6 @@ async function slowServer(ms: number): Promise<{ peak: () => number; order: stri
     response.end('ok');
   });
   return { peak: () => peak, order };
-}
-
-async function settle(pending: Promise<Response>): Promise<number | unknown> {
-  try {
-    const response = await pending;
-    await response.arrayBuffer();
-    return response.status;
-  } catch (error) {
-    return error;
-  }
 }
 
 describe('concurrencyLimit', () => {

@@ -1,6 +1,6 @@
 import { compose, isInvalidOptionsError, isTimeoutError } from '@shallot/core';
 import { timeout } from '@shallot/timeout';
-import { createTestServer, type TestServer, virtualClock, waitFor } from '@shallot/testing';
+import { createTestServer, settle, type TestServer, virtualClock, waitFor } from '@shallot/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isRateLimitExceededError, rateLimit, type RateLimitExceededError } from '@shallot/rate-limit';
 
@@ -13,18 +13,6 @@ async function server(): Promise<TestServer> {
   s.route('*', { status: 200, body: 'ok' });
   servers.push(s);
   return s;
-}
-
-/** Lets queued promise callbacks run until `done()` holds (bounded). */
-
-async function settle(pending: Promise<Response>): Promise<number | unknown> {
-  try {
-    const response = await pending;
-    await response.arrayBuffer();
-    return response.status;
-  } catch (error) {
-    return error;
-  }
 }
 
 describe('rateLimit', () => {

@@ -1,21 +1,11 @@
 import { compose, defineMiddleware } from '@shallot/core';
-import { createTestServer, type TestServer } from '@shallot/testing';
+import { createTestServer, settle, type TestServer } from '@shallot/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { circuitBreaker, hostKey, isCircuitBreakerOpenError } from '@shallot/circuit-breaker';
 import { isRateLimitExceededError, rateLimit } from '@shallot/rate-limit';
 
 let upstream: TestServer;
 afterEach(async () => upstream?.close());
-
-async function settle(pending: Promise<Response>): Promise<number | unknown> {
-  try {
-    const response = await pending;
-    await response.arrayBuffer();
-    return response.status;
-  } catch (error) {
-    return error;
-  }
-}
 
 describe('rateLimit tokens pay only for requests that reach the network', () => {
   it('spends no token on a request an inner open circuit refuses', async () => {

@@ -18,8 +18,6 @@ import { describe, expect, it } from 'vitest';
 
 const fast = { kind: 'constant', delayMs: 1 } as const;
 
-/** Waits (bounded) until `check` holds. */
-
 describe('retry: what is retried', () => {
   it('fail twice then 200 succeeds on attempt 3', async () => {
     await using server = await createTestServer();

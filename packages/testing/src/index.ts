@@ -12,3 +12,4 @@ export {
 } from './test-server.js';
 export { virtualClock, type VirtualClock } from './virtual-clock.js';
 export { waitFor, type WaitForOptions } from './wait-for.js';
+export { settle } from './settle.js';
