@@ -28,6 +28,19 @@ export default defineConfig({
         resolve: { alias },
         test: { name: 'docs', root: `${root}docs`, include: ['**/*.test.ts'], environment: 'node', testTimeout: 15_000 },
       },
+      // Any other test file in the repository (an acceptance suite, say) runs too.
+      {
+        resolve: { alias },
+        test: {
+          name: 'workspace',
+          root,
+          include: ['**/*.{test,spec}.?(c|m)[jt]s'],
+          exclude: ['**/node_modules/**', '**/dist/**', 'packages/**', 'docs/**', 'bench/**'],
+          environment: 'node',
+          testTimeout: 15_000,
+          hookTimeout: 15_000,
+        },
+      },
     ],
   },
 });
