@@ -234,16 +234,17 @@ export class NodeStreamSource implements ResponseSource {
     return this.#headers();
   }
 
-  #fail = (error: unknown): never => {
-    throw toTransportError(error, this.#ctx);
+  /** Maps a failed body read to shallot's errors; a body that is not JSON stays a `SyntaxError`. */
+  protected readonly fail = (error: unknown): never => {
+    throw error instanceof SyntaxError ? error : toTransportError(error, this.#ctx);
   };
 
   text(): Promise<string> {
-    return readAll(this.#body).then(decodeText, this.#fail);
+    return readAll(this.#body).then(decodeText, this.fail);
   }
 
   json(): Promise<unknown> {
-    return readAll(this.#body).then((bytes) => JSON.parse(decodeText(bytes)) as unknown, this.#fail);
+    return readAll(this.#body).then((bytes) => JSON.parse(decodeText(bytes)) as unknown, this.fail);
   }
 
   arrayBuffer(): Promise<ArrayBuffer> {
@@ -251,7 +252,7 @@ export class NodeStreamSource implements ResponseSource {
       const copy = new Uint8Array(bytes.byteLength);
       copy.set(bytes);
       return copy.buffer;
-    }, this.#fail);
+    }, this.fail);
   }
 
   stream(): ReadableStream<Uint8Array> {

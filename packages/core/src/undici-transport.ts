@@ -57,28 +57,22 @@ function firstHeader(raw: Record<string, string | string[] | undefined>, name: s
 /** Reads straight from undici's body: its `text()`/`json()`/`arrayBuffer()` skip web streams entirely. */
 class UndiciSource extends NodeStreamSource {
   readonly #data: Dispatcher.ResponseData;
-  readonly #ctx: BaseContext;
 
   constructor(data: Dispatcher.ResponseData, ctx: BaseContext) {
     super(data.body, () => toHeaders(data.headers), ctx);
     this.#data = data;
-    this.#ctx = ctx;
   }
 
-  #fail = (error: unknown): never => {
-    throw toTransportError(error, this.#ctx);
-  };
-
   override text(): Promise<string> {
-    return this.#data.body.text().catch(this.#fail);
+    return this.#data.body.text().catch(this.fail);
   }
 
   override json(): Promise<unknown> {
-    return this.#data.body.json().catch(this.#fail);
+    return this.#data.body.json().catch(this.fail);
   }
 
   override arrayBuffer(): Promise<ArrayBuffer> {
-    return this.#data.body.arrayBuffer().catch(this.#fail);
+    return this.#data.body.arrayBuffer().catch(this.fail);
   }
 
   override dump(): Promise<void> {

@@ -127,6 +127,12 @@ describe.each(transports)('%s transport', (name, make) => {
     expect(await (await client.get('/json')).json()).toEqual({ hello: 'world' });
   });
 
+  it('a body that is not JSON rejects json() with a SyntaxError, not a network error', async () => {
+    await using client = compose().build({ baseUrl: server.url, transport: make() });
+    const response = await client.get('/chunks');
+    await expect(response.json()).rejects.toBeInstanceOf(SyntaxError);
+  });
+
   it('gives 204 responses a null body', async () => {
     await using client = compose().build({ baseUrl: server.url, transport: make() });
     const response = await client.get('/no-content');
