@@ -9,7 +9,7 @@ import { createRunner, flattenLayers, type Middleware, middlewareName, type Term
 import { parseOptions } from './parse-options.js';
 import { abortReason, neverAbortSignal } from './signals.js';
 import type { TlsOptions } from './tls-options.js';
-import type { Transport } from './transport.js';
+import { pathOnlyBase, type Transport } from './transport.js';
 import { undiciTransport } from './undici-transport.js';
 
 /** Headers as a caller may give them. */
@@ -196,10 +196,13 @@ function applySearchParams(url: URL, input: SearchParamsInput): void {
 function resolveUrl(input: string | URL, base: URL | undefined): URL {
   if (input instanceof URL) return new URL(input.href);
   if (base === undefined) {
+    // A bare path is kept for a layer that chooses the endpoint (a load balancer); the transport
+    // refuses it if none did.
+    if (input.startsWith('/') && !input.startsWith('//')) return new URL(input, pathOnlyBase);
     try {
       return new URL(input);
     } catch {
-      throw new TypeError(`invalid URL ${JSON.stringify(input)}: give an absolute URL or set baseUrl`);
+      throw new TypeError(`invalid URL ${JSON.stringify(input)}: give an absolute URL or a path, or set baseUrl`);
     }
   }
   if (/^[a-z][a-z0-9+.-]*:/i.test(input)) return new URL(input);

@@ -13,6 +13,7 @@ import { isNullBodyStatus, LazyResponse } from './response.js';
 import { abortReason, neverAbortSignal } from './signals.js';
 import { tlsKey, type TlsOptions } from './tls-options.js';
 import {
+  assertSendable,
   firstHop,
   headersTimer,
   hopTls,
@@ -215,9 +216,7 @@ export function nodeFetchTransport(options: NodeFetchTransportOptions = {}): Tra
     try {
       for (let redirects = 0; ; redirects++) {
         const url = hop.url;
-        if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-          throw new TypeError(`nodeFetchTransport: unsupported protocol ${url.protocol} in ${url.origin}`);
-        }
+        assertSendable(url, ctx, 'nodeFetchTransport');
         const body = hop.sendBody ? request.body : null;
         const payload = body === null ? undefined : (body.takeSync() ?? (await body.take(request)));
         const headers: Record<string, string> = {};

@@ -1,7 +1,7 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { z } from 'zod';
 import type { BaseContext, ShallotRequest } from './context.js';
-import { BodyNotReplayableError, isShallotError, NetworkError, TimeoutError } from './errors.js';
+import { BodyNotReplayableError, isShallotError, NetworkError, ShallotError, TimeoutError } from './errors.js';
 import type { ResponseSource } from './response.js';
 import type { TlsOptions } from './tls-options.js';
 import { abortReason, neverAbortSignal } from './signals.js';
@@ -88,6 +88,31 @@ export function toTransportError(error: unknown, ctx: BaseContext, signal: Abort
   }
   const message = error instanceof Error ? error.message : String(error);
   return new NetworkError(code === undefined || message.includes(code) ? message : `${message} (${code})`, { request, cause: error });
+}
+
+/**
+ * What a request given as a bare path (`client.get('/items')` without `baseUrl`) is resolved
+ * against: a URL with this protocol has a path but no origin yet. A layer that chooses the
+ * endpoint replaces it (`ctx.request.url = new URL(url.pathname + url.search, endpoint)`).
+ */
+export const pathOnlyBase = 'shallot-path:/';
+
+/** True for a request URL that is still a bare path, waiting for a layer to choose its origin. */
+export function isPathOnly(url: URL): boolean {
+  return url.protocol === 'shallot-path:';
+}
+
+/** Refuses a URL a transport cannot send, with an error that says what to do. */
+export function assertSendable(url: URL, ctx: BaseContext, transport: string): void {
+  if (url.protocol === 'http:' || url.protocol === 'https:') return;
+  if (isPathOnly(url)) {
+    throw new ShallotError(
+      'ERR_NO_ORIGIN',
+      `${url.pathname}${url.search} is a path with no origin: set baseUrl, or use a layer that chooses the endpoint (a load balancer)`,
+      { request: { method: ctx.request.method, url: `${url.pathname}${url.search}` } },
+    );
+  }
+  throw new TypeError(`${transport}: unsupported protocol ${url.protocol} in ${url.href}`);
 }
 
 /** Statuses that carry a redirect the transport follows. */

@@ -9,6 +9,7 @@ import { isNullBodyStatus, LazyResponse } from './response.js';
 import { abortReason, neverAbortSignal } from './signals.js';
 import { tlsKey, type TlsOptions } from './tls-options.js';
 import {
+  assertSendable,
   firstHop,
   headersTimer,
   hopTls,
@@ -133,9 +134,6 @@ export function undiciTransport(options: UndiciTransportOptions = {}): Transport
       }
       return pool;
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new TypeError(`undiciTransport: unsupported protocol ${url.protocol} in ${url.origin}`);
-    }
     const connect: Record<string, unknown> = {};
     if (connectMs !== undefined) connect.timeout = connectMs;
     if (secure && tls !== undefined) Object.assign(connect, tls);
@@ -167,6 +165,7 @@ export function undiciTransport(options: UndiciTransportOptions = {}): Transport
     let hop = firstHop(request);
     try {
       for (let redirects = 0; ; redirects++) {
+        assertSendable(hop.url, ctx, 'undiciTransport');
         const body = hop.sendBody ? request.body : null;
         const payload = body === null ? undefined : (body.takeSync() ?? (await body.take(request)));
         let data: Dispatcher.ResponseData;

@@ -8,6 +8,7 @@ import {
   isClientClosedError,
   isHttpError,
   isInvalidOptionsError,
+  isPathOnly,
   isTimeoutError,
   type Logger,
   TimeoutError,
@@ -100,9 +101,23 @@ describe('client methods and request options', () => {
     expect(((await (await client.get(`${server.url}/echo`)).json()) as Echo).url).toBe('/echo');
   });
 
-  it('a relative URL without baseUrl is a clear error', async () => {
-    await using client = compose().build();
-    await expect(client.get('/nowhere')).rejects.toThrow('invalid URL "/nowhere": give an absolute URL or set baseUrl');
+  it('a path without baseUrl waits for a layer to choose the origin, and is refused if none does', async () => {
+    await using bare = compose().build();
+    const before = server.hits();
+    await expect(bare.get('/nowhere?x=1')).rejects.toMatchObject({
+      code: 'ERR_NO_ORIGIN',
+      message: 'GET /nowhere?x=1: /nowhere?x=1 is a path with no origin: set baseUrl, or use a layer that chooses the endpoint (a load balancer)',
+    });
+    await expect(bare.get('not a url')).rejects.toThrow('invalid URL "not a url": give an absolute URL or a path, or set baseUrl');
+    expect(server.hits()).toBe(before);
+
+    const chooser = defineMiddleware(async function chooser(ctx, next) {
+      const { url } = ctx.request;
+      if (isPathOnly(url)) ctx.request.url = new URL(url.pathname + url.search, server.url);
+      return next();
+    });
+    await using routed = compose().use(chooser).build();
+    expect(((await (await routed.get('/echo?via=layer')).json()) as Echo).url).toBe('/echo?via=layer');
   });
 
   it('client headers are sent under request headers, which win', async () => {
