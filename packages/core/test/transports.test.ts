@@ -133,6 +133,20 @@ describe.each(transports)('%s transport', (name, make) => {
     await expect(response.json()).rejects.toBeInstanceOf(SyntaxError);
   });
 
+  it('reports a status outside 200-599 as sent', async () => {
+    const local = await createTestServer();
+    local.route('/odd', { status: 642, body: 'odd' });
+    try {
+      await using client = compose().build({ baseUrl: local.url, transport: make() });
+      const response = await client.get('/odd');
+      expect(response.status).toBe(642);
+      expect(response.ok).toBe(false);
+      expect(await response.text()).toBe('odd');
+    } finally {
+      await local.close();
+    }
+  });
+
   it('gives 204 responses a null body', async () => {
     await using client = compose().build({ baseUrl: server.url, transport: make() });
     const response = await client.get('/no-content');
