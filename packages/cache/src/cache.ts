@@ -6,6 +6,7 @@ import {
   isShallotError,
   type Middleware,
   type Next,
+  untilAborted,
   parseOptions,
   type ShallotRequest,
 } from '@shallot/core';
@@ -33,7 +34,7 @@ import {
   storedRequest,
   varyNames,
 } from './policy.js';
-import { type FlightOutcome, Flights, untilAborted } from './single-flight.js';
+import { type FlightOutcome, Flights } from './single-flight.js';
 import type { CacheEntry, CacheRecord, CacheStoreSetOptions } from './store.js';
 
 /** What the cache layer has besides being a middleware. */

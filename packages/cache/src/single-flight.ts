@@ -1,4 +1,3 @@
-import { abortReason, neverAbortSignal } from '@shallot/core';
 import type CachePolicy from 'http-cache-semantics';
 import type { CacheEntry } from './store.js';
 
@@ -46,22 +45,3 @@ export class Flights {
   }
 }
 
-/** Waits for `promise`, or rejects with the signal's reason as soon as `signal` aborts. */
-export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal === neverAbortSignal) return promise;
-  if (signal.aborted) return Promise.reject(abortReason(signal));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortReason(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error as Error);
-      },
-    );
-  });
-}

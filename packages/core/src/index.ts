@@ -75,7 +75,7 @@ export {
 } from './node-fetch-transport.js';
 export { formatIssues, formatValue, parseOptions } from './parse-options.js';
 export { isNullBodyStatus, LazyResponse, streamSource, type LazyResponseInit, type ResponseSource } from './response.js';
-export { abortReason, neverAbortSignal } from './signals.js';
+export { abortReason, neverAbortSignal, untilAborted } from './signals.js';
 export { tlsKey, type TlsOptions } from './tls-options.js';
 export { isPathOnly, pathOnlyBase, redirectStatuses, toTransportError, type Transport, type TransportStats } from './transport.js';
 export {

@@ -1,4 +1,4 @@
-import { abortReason, defineMiddleware, type Middleware, neverAbortSignal, parseOptions } from '@shallot/core';
+import { abortReason, defineMiddleware, type Middleware, neverAbortSignal, parseOptions, untilAborted } from '@shallot/core';
 import { BulkheadPolicy } from 'cockatiel';
 import { RateLimitExceededError } from './errors.js';
 import { limitKey } from './limit-key.js';
@@ -44,21 +44,7 @@ export function concurrencyLimit(options: ConcurrencyLimitOptions): Middleware {
       if (bulkhead.executionSlots > 0 || signal === neverAbortSignal) return settled;
       // cockatiel leaves an aborted caller in its queue until a slot frees (then cancels it);
       // the caller should not wait that long.
-      settled.catch(() => {});
-      return new Promise<Response>((resolve, reject) => {
-        const onAbort = (): void => reject(abortReason(signal));
-        signal.addEventListener('abort', onAbort, { once: true });
-        settled.then(
-          (response) => {
-            signal.removeEventListener('abort', onAbort);
-            resolve(response);
-          },
-          (error: unknown) => {
-            signal.removeEventListener('abort', onAbort);
-            reject(signal.aborted ? abortReason(signal) : error);
-          },
-        );
-      });
+      return untilAborted(settled, signal);
     },
     { name: 'concurrencyLimit', options: resolved },
   );

@@ -1,4 +1,4 @@
-import { abortReason, type BaseContext, neverAbortSignal, type Transport } from '@shallot/core';
+import { abortReason, type BaseContext, type Transport, untilAborted } from '@shallot/core';
 
 /** A request as the mock transport saw it. */
 export interface MockCall {
@@ -63,21 +63,7 @@ export function mockTransport(handler: MockHandler = () => new Response(null, { 
     };
     calls.push(call);
     const answer = Promise.resolve().then(() => handler(call));
-    if (signal === neverAbortSignal) return answer;
-    return new Promise<Response>((resolve, reject) => {
-      const onAbort = (): void => reject(abortReason(signal));
-      signal.addEventListener('abort', onAbort, { once: true });
-      answer.then(
-        (response) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(response);
-        },
-        (error: unknown) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(error);
-        },
-      );
-    });
+    return untilAborted(answer, signal);
   }
 
   return {
