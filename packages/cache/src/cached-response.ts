@@ -65,9 +65,9 @@ export function markResponse(response: Response, status: string): Response {
 const drainLimit = 64 * 1024;
 
 /**
- * Frees the connection under a response whose body nobody will read. The body is read (and
- * dropped) before it is cancelled: cancelling a transport's stream before its first read can
- * surface the transport's abort as an unhandled error.
+ * Frees the connection under a response whose body nobody will read. A small body is read (and
+ * dropped) to its end, so the connection returns to the pool; a larger one is cancelled, which
+ * closes it.
  */
 export function discard(response: Response): void {
   if (response.bodyUsed) return;
