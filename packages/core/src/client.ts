@@ -5,11 +5,13 @@ import { type BaseContext, type CacheMode, type Context, createContext, type Red
 import { withTimeout } from './deadline.js';
 import { ClientClosedError, HttpError } from './errors.js';
 import { type Logger, silentLogger } from './logger.js';
+import { credentialHeaderSet } from './credentials.js';
 import { createRunner, flattenLayers, type Middleware, middlewareName, type Terminal } from './middleware.js';
 import { parseOptions } from './parse-options.js';
 import { abortReason, neverAbortSignal } from './signals.js';
 import type { TlsOptions } from './tls-options.js';
 import { pathOnlyBase, type Transport } from './transport.js';
+import { moveUrlCredentials } from './url-credentials.js';
 import { undiciTransport } from './undici-transport.js';
 
 /** Headers as a caller may give them. */
@@ -45,6 +47,8 @@ export interface RequestOptions {
   redirect?: RedirectMode;
   /** TLS settings for this request (a `tls()` layer sets them for every request). */
   tls?: TlsOptions;
+  /** Follow a redirect from https to http. @default the client's setting (false) */
+  allowInsecureRedirect?: boolean;
 }
 
 const schemaOf = <T>(check: (value: unknown) => boolean, message: string) => z.custom<T>(check, { message });
@@ -66,6 +70,14 @@ export const clientOptionsSchema = z.strictObject({
   clock: schemaOf<Clock>((v) => isObject(v) && typeof (v as Clock).now === 'function', 'expected a Clock').optional(),
   /** A `total` timeout for every request. */
   timeoutMs: z.number().positive().optional(),
+  /** Follow redirects from https to http (refused with `NetworkError` otherwise). @default false */
+  allowInsecureRedirect: z.boolean().default(false),
+  /**
+   * Header names that carry credentials, added to the built-in list (`authorization`, `cookie`,
+   * `proxy-authorization` and the common API-key headers): dropped by redirects that leave the
+   * origin, partitioned by caches, redacted in logs and errors.
+   */
+  credentialHeaders: z.array(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'expected a header name')).optional(),
 });
 
 /** What users pass to `build()`. */
@@ -235,6 +247,7 @@ function buildClient<P extends object>(middlewares: readonly Middleware<any, any
   const log = resolved.logger ?? silentLogger;
   const defaultHeaders = resolved.headers === undefined ? undefined : toHeaders(resolved.headers);
   const base = resolved.baseUrl === undefined ? undefined : new URL(String(resolved.baseUrl).replace(/\/*$/, '/'));
+  const credentialHeaders = credentialHeaderSet(resolved.credentialHeaders);
   let closed = false;
 
   function makeContext(method: string, input: string | URL, init: RequestOptions): Context<P> {
@@ -250,6 +263,7 @@ function buildClient<P extends object>(middlewares: readonly Middleware<any, any
     if (init.json !== undefined) body = RequestBody.json(init.json);
     else if (init.body !== undefined && init.body !== null) body = RequestBody.from(init.body);
     if (body?.contentType !== undefined && !headers.has('content-type')) headers.set('content-type', body.contentType);
+    moveUrlCredentials(url, headers);
     const ctx = createContext({
       request: {
         method: method.toUpperCase(),
@@ -258,11 +272,13 @@ function buildClient<P extends object>(middlewares: readonly Middleware<any, any
         body,
         cache: init.cache ?? 'default',
         redirect: init.redirect ?? 'follow',
+        allowInsecureRedirect: init.allowInsecureRedirect ?? resolved.allowInsecureRedirect,
       },
       signal: init.signal ?? neverAbortSignal,
       clock,
       tls: init.tls,
       log,
+      credentialHeaders,
     });
     return ctx as Context<P>;
   }

@@ -1,5 +1,6 @@
 import type { RequestBody } from './body.js';
 import { type Clock, realClock } from './clock.js';
+import { defaultCredentialHeaderSet } from './credentials.js';
 import type { Logger } from './logger.js';
 import { neverAbortSignal } from './signals.js';
 import type { TlsOptions } from './tls-options.js';
@@ -24,6 +25,8 @@ export interface ShallotRequest {
   cache: CacheMode;
   /** What the transport does with a redirect. @default 'follow' */
   redirect: RedirectMode;
+  /** Follow a redirect from https to http (refused with `NetworkError` otherwise). @default false */
+  allowInsecureRedirect?: boolean | undefined;
 }
 
 /** Per-request connection timeouts that the transport applies (set by `timeout({ connectMs, readMs })`). */
@@ -73,6 +76,64 @@ export interface BaseContext {
    * attempt spans. Add with {@link addTransportHook}.
    */
   transportHooks: TransportHook[] | undefined;
+  /**
+   * Request headers that carry credentials (lower-case): dropped by redirects that leave the
+   * origin, partitioned by caches, redacted in logs. The client's list; an auth layer adds the
+   * header it sets with `addCredentialHeader(ctx, name)`.
+   */
+  credentialHeaders: ReadonlySet<string>;
+  /**
+   * Hooks the transport runs before it follows each redirect, in the order added (a cookie
+   * layer stores the hop's Set-Cookie and sets the next hop's Cookie). Add with
+   * {@link addRedirectHook}.
+   */
+  redirectHooks: RedirectHook[] | undefined;
+}
+
+/** One request of a redirect chain, as the transport sends it. */
+export interface Hop {
+  url: URL;
+  method: string;
+  headers: Headers;
+  /** False once a redirect turned the request into a GET. */
+  sendBody: boolean;
+}
+
+/** What a {@link RedirectHook} is told of a redirect about to be followed. */
+export interface RedirectInfo {
+  /** The redirect's status (301, 302, 303, 307, 308). */
+  readonly status: number;
+  /** The URL that answered with the redirect. */
+  readonly from: URL;
+  /** The headers of the redirect response (its `Set-Cookie`, say). */
+  readonly responseHeaders: Headers;
+  /** The next hop: its headers may be changed before it is sent. */
+  readonly to: Hop;
+}
+
+/** Runs before the transport follows a redirect; may change the next hop's headers. */
+export type RedirectHook = (ctx: BaseContext, redirect: RedirectInfo) => void | Promise<void>;
+
+/**
+ * Registers a hook the transport runs before it follows each redirect of this request, after it
+ * has dropped the headers that must not cross origins. Returns a handle whose `dispose()`
+ * removes it.
+ *
+ * @example
+ * addRedirectHook(ctx, (_ctx, { responseHeaders, to }) => {
+ *   jar.store(responseHeaders.getSetCookie());
+ *   to.headers.set('cookie', jar.cookieFor(to.url));
+ * });
+ */
+export function addRedirectHook(ctx: BaseContext, hook: RedirectHook): { dispose(): void } {
+  const hooks = (ctx.redirectHooks ??= []);
+  hooks.push(hook);
+  return {
+    dispose() {
+      if (ctx.redirectHooks === hooks) ctx.redirectHooks = hooks.filter((h) => h !== hook);
+      else ctx.redirectHooks = ctx.redirectHooks?.filter((h) => h !== hook);
+    },
+  };
 }
 
 /**
@@ -127,6 +188,8 @@ export interface ContextInit {
   tls?: TlsOptions | undefined;
   timeouts?: TransportTimeouts | undefined;
   log: Logger;
+  /** @default the built-in credential headers */
+  credentialHeaders?: ReadonlySet<string> | undefined;
 }
 
 class ShallotContext implements BaseContext {
@@ -142,6 +205,8 @@ class ShallotContext implements BaseContext {
   log: Logger;
   readonly parent: BaseContext | undefined;
   transportHooks: TransportHook[] | undefined = undefined;
+  credentialHeaders: ReadonlySet<string>;
+  redirectHooks: RedirectHook[] | undefined = undefined;
 
   constructor(init: ContextInit, id: string, parent: BaseContext | undefined) {
     this.id = id;
@@ -152,6 +217,7 @@ class ShallotContext implements BaseContext {
     this.tls = init.tls;
     this.timeouts = init.timeouts ?? {};
     this.log = init.log;
+    this.credentialHeaders = init.credentialHeaders ?? defaultCredentialHeaderSet;
     this.parent = parent;
   }
 
@@ -197,6 +263,7 @@ export function fork<C extends BaseContext>(ctx: C, options: ForkOptions = {}): 
       tls: ctx.tls,
       timeouts: { ...ctx.timeouts },
       log: ctx.log,
+      credentialHeaders: ctx.credentialHeaders,
     },
     ctx.id,
     ctx,
@@ -205,6 +272,7 @@ export function fork<C extends BaseContext>(ctx: C, options: ForkOptions = {}): 
   copy.tlsFor = ctx.tlsFor;
   // A fork sees the hooks registered so far; hooks it adds stay its own.
   copy.transportHooks = ctx.transportHooks?.slice();
+  copy.redirectHooks = ctx.redirectHooks?.slice();
   const target = copy as unknown as Record<string, unknown>;
   for (const key of Object.keys(ctx)) {
     if (key in copy) continue;

@@ -14,6 +14,7 @@ export {
 } from './client.js';
 export { realClock, type Clock } from './clock.js';
 export {
+  addRedirectHook,
   addTransportHook,
   createContext,
   fork,
@@ -23,6 +24,9 @@ export {
   type Context,
   type ContextInit,
   type ForkOptions,
+  type Hop,
+  type RedirectHook,
+  type RedirectInfo,
   type RedirectMode,
   type ShallotRequest,
   type TransportHook,
@@ -77,7 +81,15 @@ export { formatIssues, formatValue, parseOptions } from './parse-options.js';
 export { isNullBodyStatus, LazyResponse, streamSource, type LazyResponseInit, type ResponseSource } from './response.js';
 export { abortReason, neverAbortSignal, untilAborted } from './signals.js';
 export { tlsKey, type TlsOptions } from './tls-options.js';
-export { isPathOnly, pathOnlyBase, redirectStatuses, toTransportError, type Transport, type TransportStats } from './transport.js';
+export { isPathOnly, pathOnlyBase, toTransportError, type Transport, type TransportStats } from './transport.js';
+export { redirectStatuses } from './redirect.js';
+export { moveUrlCredentials } from './url-credentials.js';
+export {
+  addCredentialHeader,
+  credentialHeaderSet,
+  defaultCredentialHeaders,
+  requestCredentials,
+} from './credentials.js';
 export {
   undiciTransport,
   undiciTransportOptionsSchema,

@@ -11,17 +11,14 @@ import { ClientClosedError, isShallotError } from './errors.js';
 import { parseOptions } from './parse-options.js';
 import { isNullBodyStatus, LazyResponse } from './response.js';
 import { abortReason, neverAbortSignal } from './signals.js';
+import { firstHop, hopTls, nextHop, redirectStatuses, runRedirectHooks } from './redirect.js';
 import { tlsKey, type TlsOptions } from './tls-options.js';
 import {
   assertSendable,
-  firstHop,
   headersTimer,
-  hopTls,
   idleGuard,
-  nextHop,
   NodeStreamSource,
   poolOptionsShape,
-  redirectStatuses,
   toTransportError,
   type Transport,
   type TransportStats,
@@ -258,6 +255,7 @@ export function nodeFetchTransport(options: NodeFetchTransportOptions = {}): Tra
         }
         stream?.resume();
         hop = nextHop(hop, status, location, redirects, resolved.maxRedirects, ctx);
+        if (ctx.redirectHooks !== undefined) await runRedirectHooks(ctx, { status, from: url, responseHeaders: toHeaders(response), to: hop });
       }
     } finally {
       timer.done();

@@ -1,9 +1,8 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { z } from 'zod';
-import type { BaseContext, ShallotRequest } from './context.js';
-import { BodyNotReplayableError, isShallotError, NetworkError, ShallotError, TimeoutError } from './errors.js';
+import type { BaseContext } from './context.js';
+import { isShallotError, NetworkError, ShallotError, TimeoutError } from './errors.js';
 import type { ResponseSource } from './response.js';
-import type { TlsOptions } from './tls-options.js';
 import { abortReason, neverAbortSignal } from './signals.js';
 
 /**
@@ -113,65 +112,6 @@ export function assertSendable(url: URL, ctx: BaseContext, transport: string): v
     );
   }
   throw new TypeError(`${transport}: unsupported protocol ${url.protocol} in ${url.href}`);
-}
-
-/** Statuses that carry a redirect the transport follows. */
-export const redirectStatuses: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
-
-// Dropped when a redirect crosses to another origin, as fetch does.
-const crossOriginSensitiveHeaders = ['authorization', 'proxy-authorization', 'cookie'];
-const bodyHeaders = ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location'];
-
-/** One request of a redirect chain. */
-export interface Hop {
-  url: URL;
-  method: string;
-  headers: Headers;
-  /** False once a redirect turned the request into a GET. */
-  sendBody: boolean;
-}
-
-/** The TLS settings for a hop: the request's own on its origin, else what `ctx.tlsFor` says. */
-export function hopTls(ctx: BaseContext, url: URL): TlsOptions | undefined {
-  if (ctx.tlsFor === undefined || url === ctx.request.url || url.origin === ctx.request.url.origin) return ctx.tls;
-  return ctx.tlsFor(url);
-}
-
-/** The first hop of a request: the request itself. */
-export function firstHop(request: ShallotRequest): Hop {
-  return { url: request.url, method: request.method, headers: request.headers, sendBody: request.body !== null };
-}
-
-/**
- * The next hop of a redirect chain, as fetch follows it: 303 (and 301/302 after a POST) become a
- * body-less GET; 307/308 re-send method and body (a stream body cannot be re-sent: that is a
- * `BodyNotReplayableError`); credentials are dropped when the origin changes. Throws when
- * `redirect` is `'error'` or the chain is longer than `maxRedirects`.
- */
-export function nextHop(hop: Hop, status: number, location: string, redirects: number, maxRedirects: number, ctx: BaseContext): Hop {
-  const request = ctx.request;
-  if (request.redirect === 'error') {
-    throw new NetworkError(`redirected (${status}) to ${location} with redirect: 'error'`, { request });
-  }
-  if (redirects >= maxRedirects) throw new NetworkError(`more than ${maxRedirects} redirects`, { request });
-  let url: URL;
-  try {
-    url = new URL(location, hop.url);
-  } catch (error) {
-    throw new NetworkError(`invalid redirect location ${JSON.stringify(location)}`, { request, cause: error });
-  }
-  const headers = new Headers(hop.headers);
-  let { method, sendBody } = hop;
-  if (status === 303 ? method !== 'HEAD' : (status === 301 || status === 302) && method === 'POST') {
-    method = 'GET';
-    sendBody = false;
-    for (const name of bodyHeaders) headers.delete(name);
-  }
-  if (sendBody && request.body !== null && !request.body.replayable) {
-    throw new BodyNotReplayableError({ request, cause: new Error(`redirect ${status} to ${url.href}`) });
-  }
-  if (url.origin !== hop.url.origin) for (const name of crossOriginSensitiveHeaders) headers.delete(name);
-  return { url, method, headers, sendBody };
 }
 
 /**

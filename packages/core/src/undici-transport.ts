@@ -7,17 +7,14 @@ import { ClientClosedError } from './errors.js';
 import { parseOptions } from './parse-options.js';
 import { isNullBodyStatus, LazyResponse } from './response.js';
 import { abortReason, neverAbortSignal } from './signals.js';
+import { firstHop, hopTls, nextHop, redirectStatuses, runRedirectHooks } from './redirect.js';
 import { tlsKey, type TlsOptions } from './tls-options.js';
 import {
   assertSendable,
-  firstHop,
   headersTimer,
-  hopTls,
   idleGuard,
-  nextHop,
   NodeStreamSource,
   poolOptionsShape,
-  redirectStatuses,
   toTransportError,
   type Transport,
   type TransportStats,
@@ -197,7 +194,9 @@ export function undiciTransport(options: UndiciTransportOptions = {}): Transport
           return new LazyResponse(source, init);
         }
         await data.body.dump().catch(() => {});
+        const from = hop.url;
         hop = nextHop(hop, status, location, redirects, resolved.maxRedirects, ctx);
+        if (ctx.redirectHooks !== undefined) await runRedirectHooks(ctx, { status, from, responseHeaders: toHeaders(data.headers), to: hop });
       }
     } finally {
       timer.done();

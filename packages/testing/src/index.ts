@@ -13,3 +13,4 @@ export {
 export { virtualClock, type VirtualClock } from './virtual-clock.js';
 export { waitFor, type WaitForOptions } from './wait-for.js';
 export { settle } from './settle.js';
+export { testCertificates, type TestCertificates } from './certificates.js';
