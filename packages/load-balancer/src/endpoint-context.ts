@@ -1,3 +1,5 @@
+import type { BaseContext } from '@shallot/core';
+
 /**
  * What `loadBalancer()` records on `ctx.endpoint`: the endpoint chosen for the attempt in flight
  * (or the last one made), and what earlier attempts of the same request chose.
@@ -27,3 +29,14 @@ export type EndpointRecord = { -readonly [K in keyof EndpointContext]: EndpointC
 
 /** The `tried` of a first pick: shared, never written to. */
 export const nothingTried: ReadonlySet<string> = new Set<string>();
+
+/**
+ * The endpoint a balancer chose for the request of `ctx`, if any: for code that sees the base
+ * context type, such as a circuit breaker's key function.
+ *
+ * @example
+ * circuitBreaker({ key: (ctx) => endpointOf(ctx)?.url ?? ctx.request.url.host })
+ */
+export function endpointOf(ctx: BaseContext): EndpointContext | undefined {
+  return (ctx as BaseContext & { endpoint?: EndpointContext }).endpoint;
+}

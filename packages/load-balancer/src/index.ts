@@ -1,4 +1,4 @@
-export { type EndpointContext } from './endpoint-context.js';
+export { endpointOf, type EndpointContext } from './endpoint-context.js';
 export { isNoHealthyEndpointError, NoHealthyEndpointError } from './errors.js';
 export {
   type DiscoveryErrorEvent,
