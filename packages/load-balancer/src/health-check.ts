@@ -60,6 +60,7 @@ export class HealthChecker {
   readonly #jitterMs: number;
   readonly #expect: ReadonlySet<number> | undefined;
   readonly #timers = new Map<Endpoint, () => void>();
+  readonly #probes = new Set<AbortController>();
   #transport: Transport | undefined;
   #closed = false;
 
@@ -85,11 +86,12 @@ export class HealthChecker {
     this.#timers.delete(endpoint);
   }
 
-  /** Stops every probe and closes the probes' transport. */
+  /** Stops every probe (aborting those in flight) and closes the probes' transport. */
   async close(): Promise<void> {
     this.#closed = true;
     for (const cancel of this.#timers.values()) cancel();
     this.#timers.clear();
+    for (const probe of this.#probes) probe.abort(new DOMException('the load balancer was closed', 'AbortError'));
     await this.#transport?.close();
   }
 
@@ -113,6 +115,7 @@ export class HealthChecker {
     const transport = (this.#transport ??= undiciTransport({ maxSockets: 1, maxOrigins: 1_000 }));
     const request = { method, url: new URL(endpoint.url + path), headers: new Headers(headers), body: null, cache: 'no-store' as const, redirect: 'manual' as const };
     const controller = new AbortController();
+    this.#probes.add(controller);
     const cancelTimeout = this.#clock.setTimer(timeoutMs, () => controller.abort(new TimeoutError('attempt', timeoutMs, { request })));
     const ctx = createContext({ request, signal: controller.signal, clock: this.#clock, tls, log: this.#log });
     try {
@@ -125,6 +128,7 @@ export class HealthChecker {
       return { ok: false, error };
     } finally {
       cancelTimeout();
+      this.#probes.delete(controller);
     }
   }
 }

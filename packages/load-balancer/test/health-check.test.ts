@@ -124,6 +124,19 @@ describe('loadBalancer: active health checks', () => {
     expect(a.hits('/health')).toBe(probes);
   });
 
+  it('close() aborts a probe in flight', async () => {
+    const a = await backend('a');
+    a.route('/health', { action: 'hang' });
+    const client = compose()
+      .use(loadBalancer({ endpoints: [a.url], healthCheck: { path: '/health', intervalMs: 5, timeoutMs: 60_000 } }))
+      .build();
+    await waitFor(() => a.hits('/health') === 1);
+    // Without the abort, the transport would wait out its 2 s grace before dropping the socket.
+    const closing = client.close();
+    await waitFor(() => a.requests('/health')[0]!.aborted, { timeoutMs: 1_000 });
+    await closing;
+  });
+
   it('probes endpoints added at run time and stops probing removed ones', async () => {
     const a = await backend('a');
     const b = await backend('b');
