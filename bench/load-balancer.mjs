@@ -3,11 +3,10 @@
 // 10 ms), the same requests (5,000 GETs at concurrency 32, given as paths) sent through
 // `loadBalancer()` with each strategy, one after the other in this one run; it prints overall
 // p50/p99 per strategy and the p99 ratio of round-robin to p2c-ewma (the issue's target: >= 3).
-// Then the balancer's own cost per request, measured in one process against a transport that
-// answers at once (no network), bare client vs client + loadBalancer() in alternating blocks.
+// The balancer's own cost per request is measured beside the other layers by `npm run bench:layers`.
 //
 //   node bench/load-balancer.mjs [--count=5000] [--concurrency=32] [--warmup=1000] [--rounds=3]
-//     [--delays=1,1,10] [--strategies=round-robin,least-request,p2c-ewma] [--ewma-decay-ms=N] [--cost-pairs=10] [--json]
+//     [--delays=1,1,10] [--strategies=round-robin,least-request,p2c-ewma] [--ewma-decay-ms=N] [--json]
 //
 // The backends run in a process of their own pinned to core 1, this client on core 0 (taskset).
 import { spawn, spawnSync } from 'node:child_process';
@@ -66,7 +65,6 @@ const concurrency = Number(flag('concurrency', '32'));
 const warmup = Number(flag('warmup', '1000'));
 const strategies = flag('strategies', 'round-robin,least-request,p2c-ewma').split(',');
 const rounds = Number(flag('rounds', '3'));
-const costPairs = Number(flag('cost-pairs', '10'));
 const ewmaDecayMs = flag('ewma-decay-ms', undefined);
 const json = flag('json', 'false') === 'true';
 
@@ -125,30 +123,6 @@ const results = strategies.map((strategy) => {
 });
 backends.stdin.end();
 
-// --- the balancer's own cost: no network, bare vs balanced, alternating blocks ---------------
-const nullTransport = { name: 'null', send: () => Promise.resolve(new Response(null, { status: 204 })), close: async () => {} };
-const bare = compose().build({ transport: nullTransport });
-const balanced = compose().use(loadBalancer({ endpoints })).build({ transport: nullTransport });
-const variants = {
-  bare: () => bare.get(`${endpoints[0]}/data`),
-  balanced: () => balanced.get('/data'),
-};
-const block = 20_000;
-async function usPerRequest(fn) {
-  const started = performance.now();
-  for (let i = 0; i < block; i++) await fn();
-  return ((performance.now() - started) * 1000) / block;
-}
-for (let i = 0; i < 3; i++) for (const fn of Object.values(variants)) await usPerRequest(fn);
-const deltas = [];
-for (let p = 0; p < costPairs; p++) {
-  const order = p % 2 === 0 ? ['bare', 'balanced'] : ['balanced', 'bare'];
-  const t = {};
-  for (const name of order) t[name] = await usPerRequest(variants[name]);
-  deltas.push({ bare: t.bare, balanced: t.balanced, delta: t.balanced - t.bare });
-}
-const cost = { bareUs: median(deltas.map((d) => d.bare)), balancedUs: median(deltas.map((d) => d.balanced)), deltaUs: median(deltas.map((d) => d.delta)) };
-
 // --- report ---------------------------------------------------------------------------------
 const fmt = (n, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
 const byName = Object.fromEntries(results.map((r) => [r.strategy, r]));
@@ -164,9 +138,7 @@ const lines = [
   ...results.map((r) => `| \`${r.strategy}\` | ${fmt(r.rps, 0)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.slowShare * 100, 1)} % | ${r.runs.map((x) => fmt(x.p99)).join(', ')} | ${r.errors} |`),
   '',
   `p99 round-robin / p99 p2c-ewma (medians): ${fmt(ratio)} (target >= 3): ${Number.isFinite(ratio) ? (ratio >= 3 ? 'PASS' : 'FAIL') : 'n/a'}; per round: ${roundRatios.map((x) => fmt(x)).join(', ')}`,
-  '',
-  `Balancer cost, no network (median of ${costPairs} alternating pairs of ${block} sequential requests): bare ${fmt(cost.bareUs)} µs/request, with loadBalancer() ${fmt(cost.balancedUs)} µs/request: ${fmt(cost.deltaUs)} µs for the layer (target <= 2).`,
 ];
 process.stdout.write(`${lines.join('\n')}\n`);
-if (json) process.stdout.write(`LB_JSON ${JSON.stringify({ results, cost, ratio })}\n`);
+if (json) process.stdout.write(`LB_JSON ${JSON.stringify({ results, ratio })}\n`);
 process.exit(0);

@@ -1,4 +1,4 @@
-import { type Context, defineMiddleware, isPathOnly, type Middleware, type Next, parseOptions, realClock, silentLogger, untilAborted } from '@shallot/core';
+import { type Context, defineMiddleware, isPathOnly, type Middleware, type Next, parseOptions, realClock, silentLogger } from '@shallot/core';
 import { startDiscovery } from './discovery.js';
 import { type Endpoint, toDefinitions } from './endpoint.js';
 import { type EndpointContext, type EndpointRecord, nothingTried } from './endpoint-context.js';
@@ -48,6 +48,17 @@ type BalancedContext = Context<{ endpoint?: EndpointContext }>;
 // An isolated circuit (retryAfterMs Infinity) is asked again after this long; it fails fast meanwhile.
 const isolatedWaitMs = 5_000;
 const defaultRefreshMs = 30_000;
+
+// The first set is not known yet: wait for it, or for the request's abort or deadline.
+function waitForEndpoints(ctx: BalancedContext, ready: Promise<void>): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const subscription = ctx.onAbort(reject);
+    ready.then(() => {
+      subscription.dispose();
+      resolve();
+    }, reject);
+  });
+}
 
 function openCircuitWait(error: unknown): number | undefined {
   if (typeof error !== 'object' || error === null || (error as { code?: unknown }).code !== 'ERR_CIRCUIT_OPEN') return undefined;
@@ -228,7 +239,7 @@ export function loadBalancer(options: LoadBalancerOptions): LoadBalancerMiddlewa
         path = match.path;
       }
       const ready = discovery.ready;
-      if (ready !== undefined) return untilAborted(ready, ctx.signal).then(() => first(ctx, next, path));
+      if (ready !== undefined) return waitForEndpoints(ctx, ready).then(() => first(ctx, next, path));
       return first(ctx, next, path);
     },
     {

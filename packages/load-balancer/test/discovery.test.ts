@@ -1,4 +1,4 @@
-import { compose, isInvalidOptionsError } from '@shallot/core';
+import { compose, isInvalidOptionsError, isTimeoutError } from '@shallot/core';
 import { type EndpointInput, type EndpointsChangeEvent, isNoHealthyEndpointError, loadBalancer } from '@shallot/load-balancer';
 import { createTestServer, settle, type TestServer, waitFor } from '@shallot/testing';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -130,6 +130,18 @@ describe('loadBalancer: endpoints given by an async iterable', () => {
     expect(await pending).toBe(200);
     for (let i = 0; i < 4; i++) await settle(client.get('/x'));
     expect([slow!.hits(), a!.hits(), b!.hits()]).toEqual([2, 2, 2]);
+    source.end();
+  });
+
+  it('a request waiting for the first set gives up at its deadline or on its abort', async () => {
+    const source = channel();
+    await using client = compose().use(loadBalancer({ endpoints: source })).build();
+    const timedOut = await client.get('/x', { timeoutMs: 30 }).catch((e: unknown) => e);
+    expect(isTimeoutError(timedOut)).toBe(true);
+    const controller = new AbortController();
+    const aborted = client.get('/x', { signal: controller.signal }).catch((e: unknown) => e);
+    controller.abort(new Error('caller gave up'));
+    expect(((await aborted) as Error).message).toBe('caller gave up');
     source.end();
   });
 
