@@ -6,7 +6,7 @@
 // The balancer's own cost per request is measured beside the other layers by `npm run bench:layers`.
 //
 //   node bench/load-balancer.mjs [--count=5000] [--concurrency=32] [--warmup=1000] [--rounds=3]
-//     [--delays=1,1,10] [--strategies=round-robin,least-request,p2c-ewma] [--ewma-decay-ms=N] [--json]
+//     [--delays=1,1,10] [--strategies=round-robin,least-request,p2c-ewma] [--ewma-decay-ms=N] [--verbose] [--json]
 //
 // The backends run in a process of their own pinned to core 1, this client on core 0 (taskset).
 import { spawn, spawnSync } from 'node:child_process';
@@ -67,6 +67,7 @@ const strategies = flag('strategies', 'round-robin,least-request,p2c-ewma').spli
 const rounds = Number(flag('rounds', '3'));
 const ewmaDecayMs = flag('ewma-decay-ms', undefined);
 const json = flag('json', 'false') === 'true';
+const verbose = flag('verbose', 'false') === 'true';
 
 const watchdog = setTimeout(() => {
   process.stderr.write('load-balancer.mjs: did not finish in time\n');
@@ -112,7 +113,8 @@ for (let round = 0; round < rounds; round++) {
     const result = await measure(run.one, { concurrency, count, maxMs: 60_000 });
     const stats = run.balancer.stats();
     const total = stats.reduce((n, s) => n + s.requests, 0);
-    perStrategy[strategy].push({ ...result, slowShare: stats[slowest].requests / total, shares: stats.map((s) => s.requests) });
+    perStrategy[strategy].push({ ...result, slowShare: stats[slowest].requests / total, shares: stats.map((s) => s.requests), ewmaMs: stats.map((s) => s.ewmaLatencyMs) });
+    if (verbose) process.stderr.write(`${strategy}: requests ${stats.map((s) => s.requests).join('/')}, peak-EWMA ms ${stats.map((s) => s.ewmaLatencyMs.toFixed(2)).join('/')}, p50 ${result.p50.toFixed(2)}, p99 ${result.p99.toFixed(2)}\n`);
     await run.client.close();
   }
 }
