@@ -5,7 +5,7 @@
 // p50/p99 per strategy and the p99 ratio of round-robin to p2c-ewma (the issue's target: >= 3).
 // The balancer's own cost per request is measured beside the other layers by `npm run bench:layers`.
 //
-//   node bench/load-balancer.mjs [--count=5000] [--concurrency=32] [--warmup=1000] [--rounds=3]
+//   node bench/load-balancer.mjs [--count=5000] [--concurrency=32] [--warmup=1000] [--rounds=5]
 //     [--delays=1,1,10] [--strategies=round-robin,least-request,p2c-ewma] [--ewma-decay-ms=N] [--verbose] [--json]
 //
 // The backends run in a process of their own pinned to core 1, this client on core 0 (taskset).
@@ -64,7 +64,7 @@ const count = Number(flag('count', '5000'));
 const concurrency = Number(flag('concurrency', '32'));
 const warmup = Number(flag('warmup', '1000'));
 const strategies = flag('strategies', 'round-robin,least-request,p2c-ewma').split(',');
-const rounds = Number(flag('rounds', '3'));
+const rounds = Number(flag('rounds', '5'));
 const ewmaDecayMs = flag('ewma-decay-ms', undefined);
 const json = flag('json', 'false') === 'true';
 const verbose = flag('verbose', 'false') === 'true';
