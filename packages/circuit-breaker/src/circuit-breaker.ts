@@ -122,7 +122,7 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
   };
 
   // Changes made by other processes sharing the store reach this breaker's listeners too.
-  store.onChange?.(({ key, previous, record }) => emit(key, { from: previous.state, to: record.state }));
+  store.onChange?.(({ key, previous, record }) => emit(key, { from: previous?.state ?? 'closed', to: record.state }));
 
   /**
    * Runs a step of the state machine through the store. The store may apply it more than once

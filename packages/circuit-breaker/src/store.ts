@@ -7,8 +7,8 @@ import type { CircuitBreakerRecord } from './state-machine.js';
 export interface CircuitBreakerStoreChange {
   /** The circuit's key. */
   readonly key: string;
-  /** The record this process had before the change. */
-  readonly previous: CircuitBreakerRecord;
+  /** The record this process had before the change (`undefined`: none yet, the circuit was closed). */
+  readonly previous: CircuitBreakerRecord | undefined;
   /** The record now stored (what `peek(key)` answers from now on). */
   readonly record: CircuitBreakerRecord;
 }
