@@ -32,5 +32,7 @@ export function decodeRecord(value: Buffer): CacheRecord | undefined {
   }
   if (header.kind === 'index') return header;
   if (header.kind !== 'response') return undefined;
-  return { ...header, body: value.subarray(headerEnd) };
+  // A plain Uint8Array of its own: ioredis hands out views into its read buffer, and a Buffer's
+  // slice() is a view too (a consumer copying with slice() would get the whole buffer's bytes).
+  return { ...header, body: new Uint8Array(value.subarray(headerEnd)) };
 }

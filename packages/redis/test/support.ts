@@ -78,8 +78,14 @@ export class OwnRedisServer {
     return `redis://127.0.0.1:${this.port}`;
   }
 
+  /** True while its process runs. */
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
   /** Starts it (again, on the same port) and waits until it answers. */
   async start(): Promise<void> {
+    if (this.running) return;
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'];
     this.child = spawn(redisServerBinary, args, { stdio: 'ignore' });
     const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
