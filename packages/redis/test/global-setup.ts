@@ -18,13 +18,14 @@ declare module 'vitest' {
 
 async function whyNot(url: string): Promise<string | undefined> {
   const client = new Redis(url, { lazyConnect: true, connectTimeout: 1_000, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  client.on('error', () => {});
+  let cause: Error | undefined;
+  client.on('error', (error: Error) => (cause = error));
   try {
     await client.connect();
     await client.ping();
     return undefined;
   } catch (error) {
-    return error instanceof Error ? error.message : String(error);
+    return (cause ?? (error as Error)).message;
   } finally {
     client.disconnect();
   }
