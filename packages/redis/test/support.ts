@@ -66,10 +66,15 @@ async function freePort(): Promise<number> {
 export class OwnRedisServer {
   private child: ChildProcess | undefined;
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly extraArgs: readonly string[] = [],
+    private readonly cwd: string | undefined = undefined,
+  ) {}
 
-  static async start(): Promise<OwnRedisServer> {
-    const server = new OwnRedisServer(await freePort());
+  /** Starts one; `extraArgs` go to redis-server, which runs in `cwd` (where it writes its files). */
+  static async start(extraArgs: readonly string[] = [], cwd?: string): Promise<OwnRedisServer> {
+    const server = new OwnRedisServer(await freePort(), extraArgs, cwd);
     await server.start();
     return server;
   }
@@ -86,8 +91,8 @@ export class OwnRedisServer {
   /** Starts it (again, on the same port) and waits until it answers. */
   async start(): Promise<void> {
     if (this.running) return;
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'];
-    this.child = spawn(redisServerBinary, args, { stdio: 'ignore' });
+    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', ...this.extraArgs];
+    this.child = spawn(redisServerBinary, args, { stdio: 'ignore', cwd: this.cwd });
     const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     probe.on('error', () => {});
     try {
