@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { silentLogger } from '@shallot/core';
+import { expireAfter, realClock, silentLogger } from '@shallot/core';
 import { Redis } from 'ioredis';
-import { CommandDeadlines } from './deadlines.js';
+import { RedisStoreTimeoutError } from './errors.js';
 import { StoreHealth } from './health.js';
 import type { RedisClient, ResolvedRedisConnectionOptions } from './options.js';
 
@@ -28,7 +28,7 @@ export class RedisConnection {
   readonly client: RedisClient;
   readonly health: StoreHealth;
   private readonly owned: boolean;
-  private readonly deadlines: CommandDeadlines;
+  private readonly timeoutMs: number;
   private readonly prefix: string;
   private everReady: boolean;
   private closing = false;
@@ -36,7 +36,7 @@ export class RedisConnection {
 
   constructor(options: ResolvedRedisConnectionOptions, name: string) {
     this.prefix = options.keyPrefix;
-    this.deadlines = new CommandDeadlines(options.timeoutMs);
+    this.timeoutMs = options.timeoutMs;
     if (options.client !== undefined) {
       this.client = options.client;
       this.owned = false;
@@ -90,9 +90,25 @@ export class RedisConnection {
     return status === 'ready' || (!this.everReady && status !== 'end' && status !== 'close');
   }
 
-  /** Sends a command, bounded by `timeoutMs`. */
+  /**
+   * Sends a command, bounded by `timeoutMs`. The bound is core's shared deadline timer (one
+   * timer for every command of the same timeout), not a timer per command.
+   */
   call<T>(send: (client: RedisClient) => Promise<T>): Promise<T> {
-    return this.deadlines.run(() => send(this.client));
+    return new Promise<T>((resolve, reject) => {
+      const expiry = expireAfter(realClock, this.timeoutMs, () => reject(new RedisStoreTimeoutError(this.timeoutMs)));
+      const settle =
+        <V>(finish: (value: V) => void) =>
+        (value: V): void => {
+          expiry.cancel();
+          finish(value);
+        };
+      try {
+        send(this.client).then(settle(resolve), settle(reject));
+      } catch (error) {
+        settle(reject)(error);
+      }
+    });
   }
 
   /** Runs a Lua script (EVALSHA, then EVAL when the server does not have it), bounded by `timeoutMs`. */
@@ -119,7 +135,6 @@ export class RedisConnection {
     if (this.closing) return;
     this.closing = true;
     this.health.stop();
-    this.deadlines.clear();
     this.detach();
     if (this.owned) await quit(this.client);
   }

@@ -31,6 +31,7 @@ export class StoreHealth {
   private lastError: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private checking = false;
+  private stopped = false;
   private readonly recoverListeners = new Set<() => void>();
 
   /**
@@ -56,6 +57,8 @@ export class StoreHealth {
 
   /** Records a failed command; the first one since Redis last answered degrades the store. */
   fail(error: unknown): void {
+    // Commands cut off by close() are no outage.
+    if (this.stopped) return;
     this.errors++;
     this.lastError = describe(error);
     if (this.isDegraded) return;
@@ -91,8 +94,13 @@ export class StoreHealth {
     return { degraded: this.isDegraded, degradations: this.degradations, fallbacks: this.fallbacks, errors: this.errors, lastError: this.lastError };
   }
 
-  /** Stops the recovery checks (the store is closing). */
+  /** Stops the recovery checks and the failure reports (the store is closing). */
   stop(): void {
+    this.stopped = true;
+    this.clearTimer();
+  }
+
+  private clearTimer(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
   }
@@ -100,7 +108,7 @@ export class StoreHealth {
   private recover(): void {
     if (!this.isDegraded) return;
     this.isDegraded = false;
-    this.stop();
+    this.clearTimer();
     this.log.info({ store: this.name }, `${this.name}: Redis answers again; shared state resumed`);
     for (const listener of this.recoverListeners) listener();
   }
