@@ -1,4 +1,4 @@
-import { type CacheRecord, type CacheStore, memoryCacheStore } from '@shallot/cache';
+import { type CacheStore, memoryCacheStore } from '@shallot/cache';
 import { parseOptions } from '@shallot/core';
 import type { Cluster, Redis } from 'ioredis';
 import { decodeRecord, encodeRecord } from './cache-codec.js';
@@ -8,7 +8,6 @@ import { type RedisCacheStoreOptions, redisCacheStoreOptionsSchema } from './opt
 
 /** A {@link CacheStore} in Redis, with its health and `close()`. */
 export interface RedisCacheStore extends CacheStore, RedisStoreControls {
-  get(key: string): Promise<CacheRecord | undefined> | CacheRecord | undefined;
   /** Removes every record under this store's `keyPrefix` (SCAN and UNLINK, on every primary of a cluster). */
   clear(): Promise<void>;
 }
@@ -102,6 +101,7 @@ export function redisCacheStore(options: RedisCacheStoreOptions): RedisCacheStor
       return health.degraded;
     },
     stats: () => health.stats(),
+    onHealthChange: (listener) => health.onChange(listener),
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -221,6 +221,7 @@ export function redisCircuitBreakerStore(options: RedisCircuitBreakerStoreOption
       return health.degraded;
     },
     stats: () => health.stats(),
+    onHealthChange: (listener) => health.onChange(listener),
     close,
     [Symbol.asyncDispose]: close,
   };

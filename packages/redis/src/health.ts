@@ -14,6 +14,18 @@ export interface RedisStoreStats {
   readonly lastError: string | undefined;
 }
 
+/** A store went from Redis to local state (`degraded: true`), or back. */
+export interface RedisStoreHealthChange {
+  readonly degraded: boolean;
+  /** What failed, when the store degraded. */
+  readonly error?: unknown;
+  /** The counters as they are after the change. */
+  readonly stats: RedisStoreStats;
+}
+
+/** Listens to a store's health changes. */
+export type RedisStoreHealthListener = (change: RedisStoreHealthChange) => void;
+
 const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /**
@@ -33,6 +45,7 @@ export class StoreHealth {
   private checking = false;
   private stopped = false;
   private readonly recoverListeners = new Set<() => void>();
+  private readonly listeners = new Set<RedisStoreHealthListener>();
 
   /**
    * @param name the store, as named in log lines
@@ -67,6 +80,23 @@ export class StoreHealth {
     this.log.warn({ err: error, store: this.name }, `${this.name}: Redis failed (${this.lastError}); answering from local state until it is back`);
     this.timer = setInterval(() => this.probe(), this.intervalMs);
     this.timer.unref();
+    this.notify({ degraded: true, error, stats: this.stats() });
+  }
+
+  /** Calls `listener` each time the store degrades or recovers. */
+  onChange(listener: RedisStoreHealthListener): { dispose(): void } {
+    this.listeners.add(listener);
+    return { dispose: () => void this.listeners.delete(listener) };
+  }
+
+  private notify(change: RedisStoreHealthChange): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(change);
+      } catch (error) {
+        this.log.error({ err: error, store: this.name }, `${this.name}: an onHealthChange listener threw`);
+      }
+    }
   }
 
   /** Checks at once whether Redis answers again (called on reconnect). */
@@ -111,6 +141,7 @@ export class StoreHealth {
     this.clearTimer();
     this.log.info({ store: this.name }, `${this.name}: Redis answers again; shared state resumed`);
     for (const listener of this.recoverListeners) listener();
+    this.notify({ degraded: false, stats: this.stats() });
   }
 }
 
@@ -120,6 +151,8 @@ export interface RedisStoreControls {
   readonly degraded: boolean;
   /** Counters for dashboards and alerts. */
   stats(): RedisStoreStats;
+  /** Calls `listener` each time the store goes to local state or back to Redis (to feed a metric or an alert). */
+  onHealthChange(listener: RedisStoreHealthListener): { dispose(): void };
   /** Stops health checks and closes the connections the store opened (a client passed in stays open). */
   close(): Promise<void>;
   /** Same as `close()`, for `await using`. */

@@ -1,7 +1,7 @@
 export { redisCacheStore, type RedisCacheStore } from './cache-store.js';
 export { redisCircuitBreakerStore, type RedisCircuitBreakerStore } from './circuit-breaker-store.js';
 export { isRedisStoreTimeoutError, RedisStoreTimeoutError } from './errors.js';
-export type { RedisStoreControls, RedisStoreStats } from './health.js';
+export type { RedisStoreControls, RedisStoreHealthChange, RedisStoreHealthListener, RedisStoreStats } from './health.js';
 export {
   redisCacheStoreOptionsSchema,
   redisCircuitBreakerStoreOptionsSchema,

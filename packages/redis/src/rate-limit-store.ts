@@ -81,6 +81,7 @@ export function redisRateLimitStore(options: RedisRateLimitStoreOptions): RedisR
       return health.degraded;
     },
     stats: () => health.stats(),
+    onHealthChange: (listener) => health.onChange(listener),
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -58,6 +58,8 @@ describeWithRedisServer('Redis stores when Redis goes away', () => {
   it('keeps requests flowing on local state while redis-server is down, and shares state again after it restarts', async () => {
     const lines: Line[] = [];
     const { client, stores, prefix } = stack(lines);
+    const changes: boolean[] = [];
+    stores[0]!.onHealthChange(({ degraded }) => changes.push(degraded));
     const redis = new Redis(server.url);
     redis.on('error', () => {});
     try {
@@ -76,6 +78,7 @@ describeWithRedisServer('Redis stores when Redis goes away', () => {
       await server.start();
       await waitFor(() => stores.every((s) => !s.degraded), { timeoutMs: 5_000, intervalMs: 20 });
       expect(lines.filter((l) => l.level === 'info' && l.msg.includes('answers again'))).toHaveLength(3);
+      expect(changes).toEqual([true, false]);
       const hitsBefore = upstream.hits('/cached');
       expect(await settle(client.get('/cached'))).toBe(200);
       expect(upstream.hits('/cached')).toBe(hitsBefore + 1);
