@@ -85,7 +85,14 @@ export function redisCircuitBreakerStore(options: RedisCircuitBreakerStoreOption
     copies.set(message.key, { record: message.record, version: message.version, epoch: subscription.epoch });
     const previous = known?.record;
     if (message.writer === writer || previous?.state === message.record.state || known === undefined) return;
-    for (const listener of listeners) listener({ key: message.key, previous, record: message.record });
+    for (const listener of listeners) {
+      try {
+        listener({ key: message.key, previous, record: message.record });
+      } catch (error) {
+        // A listener's failure must not reach ioredis' event loop (it would be an uncaught exception).
+        resolved.logger?.error({ err: error, store: 'redisCircuitBreakerStore' }, 'redisCircuitBreakerStore: an onChange listener threw');
+      }
+    }
   });
   // Copies read before the outage may be stale now: read every circuit again.
   health.onRecover(() => subscription.invalidate());
