@@ -6,7 +6,7 @@
 // The balancer's own cost per request is measured beside the other layers by `npm run bench:layers`.
 //
 //   node bench/load-balancer.mjs [--count=5000] [--concurrency=32] [--warmup=1000] [--rounds=5]
-//     [--delays=1,1,10] [--strategies=round-robin,least-request,p2c-ewma] [--ewma-decay-ms=N] [--verbose] [--json]
+//     [--delays=1,1,10] [--strategies=round-robin,least-request,p2c-ewma] [--ewma-decay-ms=N] [--no-pin] [--verbose] [--json]
 //
 // The backends run in a process of their own pinned to core 1, this client on core 0 (taskset).
 import { spawn, spawnSync } from 'node:child_process';
@@ -49,8 +49,10 @@ if (process.argv.includes('--backends')) {
 
 // --- the client (this process, pinned to core 0) -------------------------------------------
 // Once re-run under taskset this process sees one core: the pinning is known from the environment.
+// `--no-pin` leaves both processes to the scheduler (on a machine busy with unpinned work, core 0 is no refuge).
 const pinned = process.env.BENCH_LB_PINNED === '1';
-const haveTaskset = pinned || (spawnSync('taskset', ['-c', '0', 'true']).status === 0 && os.availableParallelism() >= 2);
+const pin = flag('pin', 'true') !== 'false';
+const haveTaskset = pinned || (pin && spawnSync('taskset', ['-c', '0', 'true']).status === 0 && os.availableParallelism() >= 2);
 if (haveTaskset && !pinned) {
   const child = spawn('taskset', ['-c', '0', process.execPath, self, ...process.argv.slice(2)], {
     stdio: 'inherit',
