@@ -135,7 +135,8 @@ export class LazyResponse extends PlatformResponse implements Response {
       if (source !== undefined) source.dump().catch(() => {});
     } else {
       this.#source = source;
-      unread.register(this, source);
+      // Unregistered as soon as the body is taken: only bodies nobody touches stay registered.
+      unread.register(this, source, this);
     }
     if (init.protocol !== undefined) protocols.set(this, init.protocol);
   }
@@ -170,6 +171,7 @@ export class LazyResponse extends PlatformResponse implements Response {
         // Already read through a method: the spec's body is then a disturbed, empty stream.
         this.#stream = new ReadableStream({ start: (c) => c.close() });
       } else {
+        unread.unregister(this);
         this.#stream = this.#watch(this.#source.stream());
         this.#source = undefined;
       }
@@ -210,6 +212,7 @@ export class LazyResponse extends PlatformResponse implements Response {
     if (this.#stream !== undefined) return new Response(this.#stream);
     const source = this.#source as ResponseSource;
     this.#source = undefined;
+    unread.unregister(this);
     return source;
   }
 
@@ -266,6 +269,7 @@ export class LazyResponse extends PlatformResponse implements Response {
     const headers = new Headers(this.headers);
     if (this.#stream === null) return new LazyResponse(undefined, { ...init, nullBody: true }, headers);
     const inner = this.#stream ?? (this.#source as ResponseSource).stream();
+    if (this.#source !== undefined) unread.unregister(this);
     this.#source = undefined;
     const [mine, theirs] = inner.tee();
     this.#stream = this.#watch(mine);
