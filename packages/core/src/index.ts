@@ -34,6 +34,15 @@ export {
 } from './context.js';
 export { withTimeout } from './deadline.js';
 export {
+  compileEndpointPattern,
+  createEndpointMatcher,
+  endpointPatternProblem,
+  matchEndpoint,
+  type EndpointMatcher,
+  type EndpointPattern,
+  type EndpointPatternKind,
+} from './endpoint-pattern.js';
+export {
   BodyNotReplayableError,
   ClientClosedError,
   errorGuard,
