@@ -119,8 +119,8 @@ export function buildStack(name: string, isPrefix: boolean, settings: EndpointSe
   const { layers } = shared;
   const s = settings;
   const list: Middleware<any, any>[] = [];
-  if (s.timeoutMs !== undefined || s.connectTimeoutMs !== undefined || s.readTimeoutMs !== undefined) {
-    const bounds = { totalMs: s.timeoutMs, connectMs: s.connectTimeoutMs, readMs: s.readTimeoutMs };
+  if (s.timeoutMs !== null || s.connectTimeoutMs !== undefined || s.readTimeoutMs !== undefined) {
+    const bounds = { totalMs: s.timeoutMs ?? undefined, connectMs: s.connectTimeoutMs, readMs: s.readTimeoutMs };
     list.push(layers.get(name, 'timeout', bounds, () => timeout(bounds)));
   }
   list.push(shared.auth);

@@ -43,7 +43,7 @@ const rateLimitKeySchema = z.union([
  * default for every request) and in an endpoint config (for the URLs its pattern covers).
  */
 const endpointShape = {
-  timeoutMs: ms.describe('Bound on the whole call in ms: every attempt, backoff wait and rate-limit wait included (the original\'s `timeout`, in seconds there). Default 30000.'),
+  timeoutMs: ms.nullable().describe('Bound on the whole call in ms: every attempt, backoff wait and rate-limit wait included (the original\'s `timeout`, in seconds there); null: no bound. Default 30000.'),
   attemptTimeoutMs: ms.describe('Bound on each attempt in ms (unset: only timeoutMs bounds it).'),
   connectTimeoutMs: ms.describe('Bound on establishing each connection (TCP and TLS), in ms.'),
   readTimeoutMs: ms.describe('Bound on waiting for the response headers and on each gap while the body streams in, in ms.'),

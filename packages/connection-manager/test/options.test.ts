@@ -32,6 +32,12 @@ describe('ConnectionManager options', () => {
     });
   });
 
+  it('timeoutMs: null means no total bound (requests\' timeout=None): the stack has no timeout layer', async () => {
+    await using manager = new ConnectionManager({ timeoutMs: null });
+    const stacks = (manager.describe().find((l) => l.name === 'endpoints')?.options as { stacks: Record<string, { name: string }[]> }).stacks;
+    expect(stacks['(default)']?.map((l) => l.name)).toEqual(['auth', 'retry', 'rateLimit', 'circuitBreaker']);
+  });
+
   it('unknown keys and bad values are errors naming their path, at the top level and per endpoint', () => {
     expect(messageOf(() => new ConnectionManager({ timeout: 30 } as never))).toBe("ConnectionManager: unknown option 'timeout'");
     expect(messageOf(() => new ConnectionManager({ maxRetries: -1 }))).toBe('ConnectionManager.maxRetries: expected a number >= 0, got -1');
