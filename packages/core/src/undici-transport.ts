@@ -1,17 +1,17 @@
 import type { TLSSocket } from 'node:tls';
-import { buildConnector, Pool, type Dispatcher } from 'undici';
+import { buildConnector, type Dispatcher } from 'undici';
 import { z } from 'zod';
 import type { BodyPayload } from './body.js';
-import type { BaseContext } from './context.js';
+import { type BaseContext, scopeOf } from './context.js';
 import { ClientClosedError } from './errors.js';
+import { OriginPool } from './origin-pool.js';
 import { parseOptions } from './parse-options.js';
 import { isNullBodyStatus, LazyResponse } from './response.js';
-import { abortReason, neverAbortSignal } from './signals.js';
 import { firstHop, hopTls, nextHop, redirectStatuses, runRedirectHooks } from './redirect.js';
 import { tlsKey, type TlsOptions } from './tls-options.js';
+import { transportSignal } from './transport-signal.js';
 import {
   assertSendable,
-  headersTimer,
   idleGuard,
   NodeStreamSource,
   poolOptionsShape,
@@ -114,11 +114,11 @@ function flattenHeaders(headers: Headers, payload: BodyPayload | undefined): str
  */
 export function undiciTransport(options: UndiciTransportOptions = {}): Transport {
   const resolved = parseOptions(undiciTransportOptionsSchema, options, 'undiciTransport');
-  const pools = new Map<string, Pool>();
+  const pools = new Map<string, OriginPool>();
   let lastKey = '';
   let closed = false;
 
-  function poolFor(url: URL, tls: TlsOptions | undefined, connectMs: number | undefined): Pool {
+  function poolFor(url: URL, tls: TlsOptions | undefined, connectMs: number | undefined): OriginPool {
     const secure = url.protocol === 'https:';
     const key = secure || connectMs !== undefined ? `${url.origin}|${secure ? tlsKey(tls) : ''}|${connectMs ?? ''}` : url.origin;
     let pool = pools.get(key);
@@ -135,30 +135,34 @@ export function undiciTransport(options: UndiciTransportOptions = {}): Transport
     if (connectMs !== undefined) connect.timeout = connectMs;
     if (secure && tls !== undefined) Object.assign(connect, tls);
     const verifyPeer = secure ? tls?.verifyPeer : undefined;
-    pool = new Pool(url.origin, {
+    // One connector per pool: its TLS session cache serves every connection to the origin.
+    pool = new OriginPool(url.origin, {
       connections: resolved.maxSockets,
-      ...(resolved.keepAliveMs === undefined ? {} : { keepAliveTimeout: resolved.keepAliveMs, keepAliveMaxTimeout: Math.max(resolved.keepAliveMs, 600_000) }),
-      connect: verifyPeer === undefined ? connect : verifyingConnector(connect, verifyPeer),
+      client: {
+        ...(resolved.keepAliveMs === undefined ? {} : { keepAliveTimeout: resolved.keepAliveMs, keepAliveMaxTimeout: Math.max(resolved.keepAliveMs, 600_000) }),
+        connect: verifyPeer === undefined ? buildConnector(connect as buildConnector.BuildOptions) : verifyingConnector(connect, verifyPeer),
+      },
     });
     pools.set(key, pool);
     lastKey = key;
     if (pools.size > resolved.maxOrigins) {
-      const [oldestKey, oldest] = pools.entries().next().value as [string, Pool];
+      const [oldestKey, oldest] = pools.entries().next().value as [string, OriginPool];
       pools.delete(oldestKey);
-      void oldest.close().catch(() => {});
+      void oldest.close(new ClientClosedError()).catch(() => {});
     }
     return pool;
   }
 
   async function send(ctx: BaseContext): Promise<Response> {
     if (closed) throw new ClientClosedError({ request: ctx.request });
-    if (ctx.signal.aborted) throw abortReason(ctx.signal);
+    const scope = scopeOf(ctx);
+    if (scope.aborted) throw scope.reason;
     const request = ctx.request;
     const readMs = ctx.timeouts.readMs;
     const connectMs = ctx.timeouts.connectMs ?? resolved.connectTimeoutMs;
-    // undici's own headers/body timeouts tick at about half a second; ours follow ctx.clock.
-    const timer = headersTimer(ctx);
-    const signal = timer.signal === neverAbortSignal ? undefined : timer.signal;
+    // One small object stands for the abort signal: the scope (caller, deadlines) and the read
+    // timeout on the headers fire it; undici listens to it until the body is done.
+    const signal = transportSignal(scope, ctx, readMs);
     let hop = firstHop(request);
     try {
       for (let redirects = 0; ; redirects++) {
@@ -172,10 +176,10 @@ export function undiciTransport(options: UndiciTransportOptions = {}): Transport
             method: hop.method as Dispatcher.HttpMethod,
             headers: flattenHeaders(hop.headers, payload),
             body: payload?.data ?? null,
-            signal,
+            signal: signal as unknown as AbortSignal | undefined,
           });
         } catch (error) {
-          throw toTransportError(error, ctx, timer.signal);
+          throw toTransportError(error, ctx, signal);
         }
         const status = data.statusCode;
         const location = redirectStatuses.has(status) && request.redirect !== 'manual' ? firstHeader(data.headers, 'location') : undefined;
@@ -199,7 +203,7 @@ export function undiciTransport(options: UndiciTransportOptions = {}): Transport
         if (ctx.redirectHooks !== undefined) await runRedirectHooks(ctx, { status, from, responseHeaders: toHeaders(data.headers), to: hop });
       }
     } finally {
-      timer.done();
+      signal?.headersDone();
     }
   }
 
@@ -210,14 +214,14 @@ export function undiciTransport(options: UndiciTransportOptions = {}): Transport
     await Promise.all(
       all.map(async (pool) => {
         let timer: NodeJS.Timeout | undefined;
-        const graceful = pool.close().then(() => true, () => false);
+        const graceful = pool.close(new ClientClosedError()).then(() => true, () => false);
         const late = new Promise<boolean>((resolve) => {
           timer = setTimeout(() => resolve(false), closeGraceMs);
           timer.unref();
         });
         const done = await Promise.race([graceful, late]);
         clearTimeout(timer);
-        if (!done) await pool.destroy().catch(() => {});
+        if (!done) await pool.destroy(new ClientClosedError()).catch(() => {});
       }),
     );
   }
@@ -225,7 +229,7 @@ export function undiciTransport(options: UndiciTransportOptions = {}): Transport
   function stats(): TransportStats {
     const total: TransportStats = { origins: pools.size, connected: 0, free: 0, running: 0, pending: 0 };
     for (const pool of pools.values()) {
-      const s = pool.stats;
+      const s = pool.stats();
       total.connected += s.connected;
       total.free += s.free;
       total.running += s.running;
