@@ -23,7 +23,7 @@ import {
   type TokenSource,
   tokenSourceSchema,
 } from './options.js';
-import { authorizationCredential, buildScope, describeScope, type Scope } from './scope.js';
+import { authorizationCredential, buildScope, describeScope, type Scope, scopeOf } from './scope.js';
 
 /** What `auth()` records on `ctx.auth`. */
 export interface AuthContext {
@@ -76,7 +76,7 @@ class AuthState implements AuthContext {
   }
 }
 
-const empty = (name: string): Scope => ({ name, apiKey: undefined, authorization: undefined });
+const empty = (name: string): Scope => scopeOf(name, undefined, undefined);
 const isEmpty = (scope: Scope): boolean => scope.apiKey === undefined && scope.authorization === undefined;
 
 function replayable(ctx: BaseContext): boolean {
@@ -161,18 +161,32 @@ export function auth(options: AuthOptions = {}): AuthMiddleware {
     return isEmpty(scope) ? undefined : scope;
   };
 
-  async function applyScope(ctx: BaseContext, scope: Scope): Promise<Applied[]> {
+  /** Sets the scope's headers the caller did not set; sync when every value is known, so the common case awaits nothing. */
+  function applyScope(ctx: BaseContext, scope: Scope): Applied[] | Promise<Applied[]> {
     const headers = ctx.request.headers;
     const applied: Applied[] = [];
-    for (const credential of [scope.apiKey, scope.authorization]) {
-      if (credential === undefined || headers.has(credential.header)) continue;
-      let value = credential.value();
-      if (typeof value !== 'string') {
-        try {
-          value = await value;
-        } catch (error) {
-          throw tokenFailure(credential, ctx, error);
-        }
+    for (let i = 0; i < scope.credentials.length; i++) {
+      const credential = scope.credentials[i] as Credential;
+      if (headers.has(credential.header)) continue;
+      const value = credential.value();
+      if (typeof value !== 'string') return applyRest(ctx, scope.credentials.slice(i), applied);
+      headers.set(credential.header, value);
+      addCredentialHeader(ctx, credential.header);
+      applied.push({ credential, value });
+    }
+    return applied;
+  }
+
+  /** The slow path of {@link applyScope}: waits for the getters whose token is not known yet. */
+  async function applyRest(ctx: BaseContext, credentials: readonly Credential[], applied: Applied[]): Promise<Applied[]> {
+    const headers = ctx.request.headers;
+    for (const credential of credentials) {
+      if (headers.has(credential.header)) continue;
+      let value: string;
+      try {
+        value = await credential.value();
+      } catch (error) {
+        throw tokenFailure(credential, ctx, error);
       }
       headers.set(credential.header, value);
       addCredentialHeader(ctx, credential.header);
@@ -202,23 +216,9 @@ export function auth(options: AuthOptions = {}): AuthMiddleware {
     return changedAny ? fresh : undefined;
   }
 
-  async function authenticate(ctx: BaseContext & { auth?: AuthContext }, next: () => Promise<Response>): Promise<Response> {
-    const headers = ctx.request.headers;
-    // Sent again (a hook's re-send, a failover): take off what this layer set last time, as the
-    // URL may now be another endpoint's.
-    const prior = ctx.auth instanceof AuthState ? ctx.auth : undefined;
-    if (prior !== undefined) {
-      for (const a of prior.applied) if (headers.get(a.credential.header) === a.value) headers.delete(a.credential.header);
-    }
-    const scope = scopeFor(ctx.request.url);
-    if (scope === undefined) {
-      ctx.auth = new AuthState(undefined, []);
-      return next();
-    }
-    const state = new AuthState(scope.name, await applyScope(ctx, scope));
-    ctx.auth = state;
-    const response = await next();
-    if (!refreshOn.has(response.status) || !state.applied.some((a) => a.credential.refreshable) || !replayable(ctx)) return response;
+  /** After a response with a refresh status: a fresh token and one more send, when that can help. */
+  async function afterRefusal(ctx: BaseContext, next: () => Promise<Response>, state: AuthState, response: Response): Promise<Response> {
+    if (!replayable(ctx)) return response;
     let fresh: Applied[] | undefined;
     try {
       fresh = await refreshed(ctx, state.applied);
@@ -228,11 +228,41 @@ export function auth(options: AuthOptions = {}): AuthMiddleware {
     }
     if (fresh === undefined) return response;
     discard(response);
+    const headers = ctx.request.headers;
     for (const a of fresh) headers.set(a.credential.header, a.value);
     state.applied = fresh;
     state.refreshed = true;
-    ctx.log.debug({ status: response.status, scope: scope.name }, 'auth: the token was refused; sending the request again with a fresh one');
+    ctx.log.debug({ status: response.status, scope: state.scope }, 'auth: the token was refused; sending the request again with a fresh one');
     return next();
+  }
+
+  function send(ctx: BaseContext & { auth?: AuthContext }, next: () => Promise<Response>, state: AuthState): Promise<Response> {
+    ctx.auth = state;
+    if (!state.applied.some((a) => a.credential.refreshable)) return next();
+    return next().then((response) => (refreshOn.has(response.status) ? afterRefusal(ctx, next, state, response) : response));
+  }
+
+  function authenticate(ctx: BaseContext & { auth?: AuthContext }, next: () => Promise<Response>): Promise<Response> {
+    // Sent again (a hook's re-send, a failover): take off what this layer set last time, as the
+    // URL may now be another endpoint's.
+    const prior = ctx.auth instanceof AuthState ? ctx.auth : undefined;
+    if (prior !== undefined) {
+      const headers = ctx.request.headers;
+      for (const a of prior.applied) if (headers.get(a.credential.header) === a.value) headers.delete(a.credential.header);
+    }
+    const scope = scopeFor(ctx.request.url);
+    if (scope === undefined) {
+      ctx.auth = new AuthState(undefined, []);
+      return next();
+    }
+    let applied: Applied[] | Promise<Applied[]>;
+    try {
+      applied = applyScope(ctx, scope);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (Array.isArray(applied)) return send(ctx, next, new AuthState(scope.name, applied));
+    return applied.then((list) => send(ctx, next, new AuthState(scope.name, list)));
   }
 
   const handler = defineMiddleware<{}, { auth: AuthContext }>(
@@ -261,20 +291,20 @@ export function auth(options: AuthOptions = {}): AuthMiddleware {
     setApiKey(apiKey, headerName) {
       const key = parseOptions(tokenSourceSchema, apiKey, 'setApiKey.apiKey');
       const header = headerName === undefined ? defaultHeader : parseOptions(headerNameSchema, headerName, 'setApiKey.headerName');
-      global = { ...global, apiKey: buildScope('global', { apiKey: key, apiKeyHeader: header }, defaultHeader).apiKey };
+      global = scopeOf('global', buildScope('global', { apiKey: key, apiKeyHeader: header }, defaultHeader).apiKey, global.authorization);
       changed();
     },
     setBearerToken(value) {
-      global = { ...global, authorization: authorizationCredential({ bearer: token('setBearerToken', value) }) };
+      global = scopeOf('global', global.apiKey, authorizationCredential({ bearer: token('setBearerToken', value) }));
       changed();
     },
     setOAuth2Token(value) {
-      global = { ...global, authorization: authorizationCredential({ oauth2: token('setOAuth2Token', value) }) };
+      global = scopeOf('global', global.apiKey, authorizationCredential({ oauth2: token('setOAuth2Token', value) }));
       changed();
     },
     setBasicAuth(username, password) {
       const basic = parseOptions(basicCredentialsSchema, { username, password }, 'setBasicAuth');
-      global = { ...global, authorization: authorizationCredential({ basic }) };
+      global = scopeOf('global', global.apiKey, authorizationCredential({ basic }));
       changed();
     },
     setEndpointAuth(pattern, type, values) {
@@ -289,13 +319,13 @@ export function auth(options: AuthOptions = {}): AuthMiddleware {
       else if (kind === 'apiKey') {
         const parsed = parseOptions(endpointAuthValuesSchemas.apiKey, values, 'setEndpointAuth.values');
         const input = typeof parsed === 'object' ? { apiKey: parsed.apiKey, apiKeyHeader: parsed.headerName } : { apiKey: parsed };
-        next = { ...current, apiKey: buildScope(name, input as { apiKey: TokenSource; apiKeyHeader?: string }, defaultHeader).apiKey };
+        next = scopeOf(name, buildScope(name, input as { apiKey: TokenSource; apiKeyHeader?: string }, defaultHeader).apiKey, current.authorization);
       } else if (kind === 'basic') {
-        next = { ...current, authorization: authorizationCredential({ basic: parseOptions(endpointAuthValuesSchemas.basic, values, 'setEndpointAuth.values') }) };
+        next = scopeOf(name, current.apiKey, authorizationCredential({ basic: parseOptions(endpointAuthValuesSchemas.basic, values, 'setEndpointAuth.values') }));
       } else {
         const parsed = parseOptions(endpointAuthValuesSchemas.token, values, 'setEndpointAuth.values');
         const source = (typeof parsed === 'object' ? parsed.token : parsed) as TokenSource;
-        next = { ...current, authorization: authorizationCredential(kind === 'bearer' ? { bearer: source } : { oauth2: source }) };
+        next = scopeOf(name, current.apiKey, authorizationCredential(kind === 'bearer' ? { bearer: source } : { oauth2: source }));
       }
       endpoints.set(name, next);
       changed();

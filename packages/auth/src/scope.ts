@@ -7,6 +7,13 @@ export interface Scope {
   readonly name: string;
   readonly apiKey: Credential | undefined;
   readonly authorization: Credential | undefined;
+  /** The two above that are set, API key first. */
+  readonly credentials: readonly Credential[];
+}
+
+/** A scope of these credentials. */
+export function scopeOf(name: string, apiKey: Credential | undefined, authorization: Credential | undefined): Scope {
+  return { name, apiKey, authorization, credentials: [apiKey, authorization].filter((c): c is Credential => c !== undefined) };
 }
 
 /** What a scope is built from (validated options, or a setter's arguments). */
@@ -35,11 +42,8 @@ export function authorizationCredential(input: SchemeInput): Credential | undefi
 
 /** Builds a scope; `defaultHeader` is the API-key header when the input names none. */
 export function buildScope(name: string, input: SchemeInput, defaultHeader: string): Scope {
-  return {
-    name,
-    apiKey: input.apiKey === undefined ? undefined : new Credential('apiKey', input.apiKeyHeader ?? defaultHeader, input.apiKey),
-    authorization: authorizationCredential(input),
-  };
+  const apiKey = input.apiKey === undefined ? undefined : new Credential('apiKey', input.apiKeyHeader ?? defaultHeader, input.apiKey);
+  return scopeOf(name, apiKey, authorizationCredential(input));
 }
 
 /** What `describe()` shows of a scope: which headers and schemes, never a secret. */
