@@ -1,7 +1,8 @@
 import { ClientClosedError, ConnectionManager, ConnectionManagerError, isConnectionManagerError } from '@shallot/connection-manager';
+import { defineMiddleware, isPathOnly } from '@shallot/core';
 import { createTestServer } from '@shallot/testing';
 import { describe, expect, it } from 'vitest';
-import { type Echoed, transports } from './helpers.js';
+import { type Echoed, hostOf, transports } from './helpers.js';
 
 describe.each(transports)('ConnectionManager over %s', (transport) => {
   it('sends every method, with json, searchParams and headers', async () => {
@@ -67,6 +68,34 @@ describe('ConnectionManager: the client around the stack', () => {
     expect(stacks['(default)']?.[2]?.options).toMatchObject({ maxAttempts: 4, retryOnStatus: [429, 500, 502, 503, 504] });
     expect(stacks['(default)']?.[3]?.options).toMatchObject({ limit: 100, intervalMs: 60_000, mode: 'wait', key: 'global' });
     expect(stacks['(default)']?.[4]?.options).toMatchObject({ failureThreshold: 5, recoveryTimeoutMs: 60_000, key: 'host' });
+  });
+
+  it('middlewares run after the hooks and before the endpoint stacks: a request your layer routes gets that endpoint’s settings', async () => {
+    await using server = await createTestServer();
+    server.route('/items', (req, res) => void res.end(JSON.stringify(req.headers)));
+    const seen: string[] = [];
+    // A minimal router of your own: a bare path goes to the server.
+    const route = defineMiddleware(async function route(ctx, next) {
+      seen.push(ctx.request.url.href);
+      if (isPathOnly(ctx.request.url)) ctx.request.url = new URL(ctx.request.url.pathname + ctx.request.url.search, server.url);
+      return next();
+    });
+    await using manager = new ConnectionManager({ middlewares: [route], requestId: true, endpointConfigs: { [hostOf(server)]: { apiKey: 'endpoint-key' } } });
+    manager.registerPreRequestHook((ctx) => ctx.updateUrl('/items?from=hook'));
+    const headers = (await (await manager.get('/start')).json()) as Echoed;
+    expect(headers['x-api-key']).toBe('endpoint-key');
+    expect(headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(seen).toEqual(['shallot-path:/items?from=hook']);
+    expect(manager.describe().map((l) => l.name)).toEqual(['requestId', 'hooks', 'route', 'metrics', 'endpoints', 'undici']);
+    expect(Object.keys(manager.getStats().hosts)).toEqual([hostOf(server)]);
+  });
+
+  it('tracing: true adds the OpenTelemetry layer (a no-op without an SDK)', async () => {
+    await using server = await createTestServer();
+    server.route('/ok', { body: 'ok' });
+    await using manager = new ConnectionManager({ tracing: true, keepAliveMs: 1_000 });
+    expect(manager.describe()[0]?.name).toBe('tracing');
+    expect(await (await manager.get(`${server.url}/ok`)).text()).toBe('ok');
   });
 
   it('close() closes the pools; later requests reject with ClientClosedError, a ConnectionManagerError', async () => {
