@@ -12,12 +12,13 @@ import {
   type LayerDescription,
   nodeFetchTransport,
   parseOptions,
+  redactingLogger,
   type RequestOptions,
   type Transport,
   undiciTransport,
 } from '@shallot/core';
 import { type ErrorHook, type HookList, HookRegistry, type HookRegistration, hooks, type HookTypeName, type PostResponseHook, type PreRequestHook } from '@shallot/hooks';
-import { metrics, type MetricsMiddleware, redactingLogger, requestId, tracing } from '@shallot/tracing';
+import { metrics, type MetricsMiddleware, requestId, tracing } from '@shallot/tracing';
 import { z } from 'zod';
 import { type BatchItem, type BatchOptions, runBatch } from './batch.js';
 import { EndpointRouter } from './endpoint-router.js';

@@ -89,7 +89,7 @@ function oneAuthorization(config: { bearerToken?: unknown; oauth2Token?: unknown
 
 function apiKeyHeaderNeedsKey(config: { apiKey?: unknown; apiKeyHeader?: unknown }, ctx: z.RefinementCtx): void {
   if (config.apiKeyHeader !== undefined && config.apiKey === undefined) {
-    ctx.addIssue({ code: 'custom', path: ['apiKeyHeader'], message: 'an endpoint config that sets apiKeyHeader must set apiKey too (its credentials replace the global ones)' });
+    ctx.addIssue({ code: 'custom', path: [], message: 'an endpoint config that sets apiKeyHeader must set apiKey too (its credentials replace the global ones)' });
   }
 }
 

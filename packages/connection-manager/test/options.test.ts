@@ -46,7 +46,7 @@ describe('ConnectionManager options', () => {
     );
     expect(messageOf(() => new ConnectionManager({ endpointConfigs: { 'example.com/?x=1': {} } }))).toMatch(/^ConnectionManager\.endpointConfigs\.example\.com\/\?x=1: .*never the query/);
     expect(messageOf(() => new ConnectionManager({ bearerToken: 't', basicAuth: ['u', 'p'] }))).toMatch(/^ConnectionManager\.basicAuth: only one of bearerToken, oauth2Token and basicAuth/);
-    expect(messageOf(() => new ConnectionManager({ endpointConfigs: { 'a.example': { apiKeyHeader: 'X-Key' } } }))).toMatch(/apiKeyHeader: an endpoint config that sets apiKeyHeader must set apiKey too/);
+    expect(messageOf(() => new ConnectionManager({ endpointConfigs: { 'a.example': { apiKeyHeader: 'X-Key' } } }))).toMatch(/^ConnectionManager\.endpointConfigs\.a\.example: an endpoint config that sets apiKeyHeader must set apiKey too/);
     expect(messageOf(() => new ConnectionManager({ transport: 'fetch' as never }))).toMatch(/^ConnectionManager\.transport: /);
   });
 

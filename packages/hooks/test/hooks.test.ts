@@ -109,6 +109,7 @@ describe.each(transports)('hooks over %s', (_name, transport) => {
     server.route('/reset', { action: 'reset' });
     const registry = new HookRegistry();
     const calls: string[] = [];
+    // POSTs: the node-fetch transport itself re-sends an idempotent request once on a reset socket.
     registry.registerErrorHook(function inspect(ctx) {
       calls.push(`inspect ${isNetworkError(ctx.error)}`);
     });
@@ -120,7 +121,7 @@ describe.each(transports)('hooks over %s', (_name, transport) => {
       calls.push('never');
     });
     await using client = compose().use(hooks(registry)).build({ transport: transport() });
-    const response = await client.get(`${server.url}/reset`);
+    const response = await client.post(`${server.url}/reset`, { body: 'x' });
     expect(await response.json()).toEqual({ fallback: true });
     expect(calls).toEqual(['inspect true', 'answer']);
     expect(server.hits('/reset')).toBe(1);
@@ -137,19 +138,21 @@ describe.each(transports)('hooks over %s', (_name, transport) => {
       ctx.handled = true;
     });
     await using client = compose().use(hooks(registry)).build({ transport: transport() });
-    expect(await (await client.get(`${server.url}/once`)).text()).toBe('second try');
+    // POSTs with a replayable body: the node-fetch transport itself re-sends only idempotent requests.
+    const post = (c: typeof client, path: string) => c.post(`${server.url}${path}`, { body: 'x' });
+    expect(await (await post(client, '/once')).text()).toBe('second try');
     expect(server.hits('/once')).toBe(2);
 
-    const error = await client.get(`${server.url}/always`).catch((e: unknown) => e);
+    const error = await post(client, '/always').catch((e: unknown) => e);
     expect(isNetworkError(error)).toBe(true);
     expect(server.hits('/always')).toBe(2);
     expect(resends).toEqual([0, 0, 1]);
 
     await using twice = compose().use(hooks(registry, { maxHookRetries: 2 })).build({ transport: transport() });
-    await twice.get(`${server.url}/always`).catch(() => {});
+    await post(twice, '/always').catch(() => {});
     expect(server.hits('/always')).toBe(5);
     await using never = compose().use(hooks(registry, { maxHookRetries: 0 })).build({ transport: transport() });
-    await never.get(`${server.url}/always`).catch(() => {});
+    await post(never, '/always').catch(() => {});
     expect(server.hits('/always')).toBe(6);
   });
 
