@@ -8,14 +8,10 @@ import {
   compose,
   endpointPatternProblem,
   InvalidOptionsError,
-  isInvalidOptionsError,
   type LayerDescription,
-  nodeFetchTransport,
   parseOptions,
   redactingLogger,
   type RequestOptions,
-  type Transport,
-  undiciTransport,
 } from '@shallot/core';
 import { type ErrorHook, type HookList, HookRegistry, type HookRegistration, hooks, type HookTypeName, type PostResponseHook, type PreRequestHook } from '@shallot/hooks';
 import { metrics, type MetricsMiddleware, requestId, tracing } from '@shallot/tracing';
@@ -24,17 +20,15 @@ import { type BatchItem, type BatchOptions, runBatch } from './batch.js';
 import { EndpointRouter } from './endpoint-router.js';
 import { LayerCache } from './endpoint-stack.js';
 import {
-  authKeys,
   clientCertificateSchema,
   type ConnectionManagerOptions,
   connectionManagerOptionsSchema,
   type EndpointConfig,
   endpointConfigSchema,
-  endpointKeys,
   type EndpointSettings,
-  type ResolvedConnectionManagerOptions,
   verifySchema,
 } from './options.js';
+import { makeTransport, naming, schemeOf, settingsOf } from './option-mapping.js';
 import { requestLog } from './request-log.js';
 import { collectStats, type ConnectionManagerStats } from './stats.js';
 
@@ -62,43 +56,10 @@ const timeoutsSchema = z.strictObject({
   readMs: z.number().positive().finite().optional(),
 });
 
-function settingsOf(options: ResolvedConnectionManagerOptions): EndpointSettings {
-  return Object.fromEntries(endpointKeys.map((key) => [key, options[key]])) as EndpointSettings;
-}
-
-/** The auth scheme of a config's credential keys, or `undefined` when it sets none. */
-function schemeOf(config: Partial<Record<(typeof authKeys)[number], unknown>>, defaultHeader?: string): AuthScheme | undefined {
-  if (!authKeys.some((key) => config[key] !== undefined)) return undefined;
-  const basic = config.basicAuth as ParsedEndpointConfig['basicAuth'];
-  return {
-    apiKey: config.apiKey as TokenSource | undefined,
-    apiKeyHeader: (config.apiKeyHeader as string | undefined) ?? defaultHeader,
-    bearer: config.bearerToken as TokenSource | undefined,
-    oauth2: config.oauth2Token as TokenSource | undefined,
-    basic: Array.isArray(basic) ? { username: basic[0], password: basic[1] } : basic,
-  };
-}
-
 function patternOf(pattern: unknown, method: string): string {
   const problem = typeof pattern === 'string' ? endpointPatternProblem(pattern) : 'expected a string';
   if (problem !== undefined) throw new InvalidOptionsError(`${method}.pattern: ${problem}`);
   return pattern as string;
-}
-
-/** Runs `build`, naming `where` in an options error a layer raised (an unreadable certificate file). */
-function naming<T>(where: string, build: () => T): T {
-  try {
-    return build();
-  } catch (error) {
-    if (isInvalidOptionsError(error)) throw new InvalidOptionsError(`${where}: ${error.message}`, { cause: error });
-    throw error;
-  }
-}
-
-function makeTransport(o: ResolvedConnectionManagerOptions): Transport {
-  if (typeof o.transport === 'object') return o.transport;
-  const pool = { maxSockets: o.poolMaxsize, maxOrigins: o.poolConnections, ...(o.keepAliveMs === undefined ? {} : { keepAliveMs: o.keepAliveMs }) };
-  return o.transport === 'node-fetch' ? nodeFetchTransport(pool) : undiciTransport(pool);
 }
 
 /**
