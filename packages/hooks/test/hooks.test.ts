@@ -109,7 +109,7 @@ describe.each(transports)('hooks over %s', (_name, transport) => {
     server.route('/reset', { action: 'reset' });
     const registry = new HookRegistry();
     const calls: string[] = [];
-    // POSTs: the node-fetch transport itself re-sends an idempotent request once on a reset socket.
+    // POSTs: the node-fetch transport itself re-sends an idempotent request that fails on a reused socket.
     registry.registerErrorHook(function inspect(ctx) {
       calls.push(`inspect ${isNetworkError(ctx.error)}`);
     });
@@ -138,7 +138,7 @@ describe.each(transports)('hooks over %s', (_name, transport) => {
       ctx.handled = true;
     });
     await using client = compose().use(hooks(registry)).build({ transport: transport() });
-    // POSTs with a replayable body: the node-fetch transport itself re-sends only idempotent requests.
+    // POSTs with a replayable body: the node-fetch transport itself re-sends an idempotent request that fails on a reused socket.
     const post = (c: typeof client, path: string) => c.post(`${server.url}${path}`, { body: 'x' });
     expect(await (await post(client, '/once')).text()).toBe('second try');
     expect(server.hits('/once')).toBe(2);
