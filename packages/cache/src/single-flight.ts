@@ -15,7 +15,9 @@ export type FlightOutcome =
   /** Nothing shareable (not storable, too large, an error status): joiners send their own. */
   | { readonly kind: 'pass'; readonly status: number }
   /** It threw; `aborted` when its own caller gave up, and the joiners should not share that. */
-  | { readonly kind: 'error'; readonly error: unknown; readonly aborted: boolean };
+  | { readonly kind: 'error'; readonly error: unknown; readonly aborted: boolean }
+  /** Its body failed or was cancelled before the end: nothing stored, the joiners look again. */
+  | { readonly kind: 'again' };
 
 /**
  * Identical requests in flight, by key: the first one leads (sends upstream); later ones wait for
@@ -29,7 +31,10 @@ export class Flights {
     return this.#pending.get(key);
   }
 
-  /** Starts the flight under `key` and returns the function that ends it with its outcome. */
+  /**
+   * Starts the flight under `key` and returns the function that ends it with its outcome (only
+   * its first call counts).
+   */
   start(key: string): (outcome: FlightOutcome) => void {
     let settle: (outcome: FlightOutcome) => void = () => {};
     this.#pending.set(
@@ -38,7 +43,10 @@ export class Flights {
         settle = resolve;
       }),
     );
+    let ended = false;
     return (outcome) => {
+      if (ended) return;
+      ended = true;
       this.#pending.delete(key);
       settle(outcome);
     };
