@@ -1,9 +1,10 @@
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { z } from 'zod';
-import type { BaseContext } from './context.js';
+import { type BaseContext, scopeOf } from './context.js';
 import { isShallotError, NetworkError, ShallotError, TimeoutError } from './errors.js';
 import type { ResponseSource } from './response.js';
-import { abortReason, neverAbortSignal } from './signals.js';
+import { redactText } from './redact.js';
+import { version } from './version.js';
 
 /**
  * The core dispatcher at the centre of the onion: sends one attempt over a pooled connection
@@ -46,7 +47,30 @@ export const poolOptionsShape = {
   connectTimeoutMs: z.number().positive().optional(),
   /** Redirects followed before failing. */
   maxRedirects: z.number().int().min(0).default(20),
+  /**
+   * Bound on waiting for the response headers once the request is sent (a server that never
+   * answers), unless a request's `readMs` is shorter. The same default on both transports.
+   */
+  headersTimeoutMs: z.number().positive().default(300_000),
+  /** Bound on every decoded response body, in bytes (`ResponseTooLargeError` past it); a request's own wins. */
+  maxResponseBytes: z.number().int().positive().optional(),
+  /** Ask for gzip, deflate and br (unless the caller set `Accept-Encoding`) and decode the body, as fetch does. */
+  decompress: z.boolean().default(true),
+  /**
+   * Send through an HTTP proxy: `'env'` reads `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` (either
+   * case); a URL (`http://user:pass@proxy:8080`) sends every request through it. https goes
+   * through a CONNECT tunnel.
+   */
+  proxy: z.union([z.literal('env'), z.string().url()]).optional(),
+  /** Connect to this unix domain socket instead of the URL's host and port. */
+  socketPath: z.string().min(1).optional(),
 };
+
+/** What every shallot transport puts on the wire unless the caller set it. */
+export const defaultUserAgent = `shallot/${version}`;
+
+/** The codings a transport asks for when it decodes bodies itself. */
+export const acceptEncoding = 'gzip, deflate, br';
 
 const connectTimeoutCodes = new Set(['UND_ERR_CONNECT_TIMEOUT', 'ERR_SHALLOT_CONNECT_TIMEOUT']);
 const readTimeoutCodes = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ERR_SHALLOT_READ_TIMEOUT']);
@@ -73,8 +97,9 @@ function codeOf(error: unknown): string | undefined {
  * error found in the cause chain as it is (a pinning failure), `TimeoutError` for connect and
  * read timeouts, and `NetworkError` with the original as `cause` for the rest.
  */
-export function toTransportError(error: unknown, ctx: BaseContext, signal: AbortSignal = ctx.signal): unknown {
-  if (signal.aborted) return abortReason(signal);
+export function toTransportError(error: unknown, ctx: BaseContext, signal?: { readonly aborted: boolean; readonly reason: unknown }): unknown {
+  if (signal?.aborted === true) return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
+  if (ctx.aborted) return scopeOf(ctx).reason;
   const own = findShallotError(error);
   if (own !== undefined) return own;
   const code = codeOf(error);
@@ -84,6 +109,11 @@ export function toTransportError(error: unknown, ctx: BaseContext, signal: Abort
   }
   if (code !== undefined && readTimeoutCodes.has(code)) {
     return new TimeoutError('read', ctx.timeouts.readMs, { request, cause: error });
+  }
+  if (error instanceof Error && error.message.includes('://')) {
+    // A library's message may carry the URL (node-fetch's does): the cause is printed too.
+    error.message = redactText(error.message);
+    if (error.stack !== undefined) error.stack = redactText(error.stack);
   }
   const message = error instanceof Error ? error.message : String(error);
   return new NetworkError(code === undefined || message.includes(code) ? message : `${message} (${code})`, { request, cause: error });
@@ -112,49 +142,6 @@ export function assertSendable(url: URL, ctx: BaseContext, transport: string): v
     );
   }
   throw new TypeError(`${transport}: unsupported protocol ${url.protocol} in ${url.href}`);
-}
-
-/**
- * The read timeout's first half: a signal that aborts with a `TimeoutError` of kind `read` when
- * the response headers have not arrived within `ctx.timeouts.readMs`, or when `ctx.signal`
- * aborts. Call `done()` once the headers are in. Without a read timeout it hands back the
- * context's own signal.
- */
-export function headersTimer(ctx: BaseContext): { signal: AbortSignal; done: () => void } {
-  const readMs = ctx.timeouts.readMs;
-  if (readMs === undefined) return { signal: ctx.signal, done: () => {} };
-  const timer = new AbortController();
-  const done = ctx.clock.setTimer(readMs, () => timer.abort(new TimeoutError('read', readMs, { request: ctx.request })));
-  // AbortSignal.any holds its sources weakly: nothing is left on a long-lived caller signal.
-  const signal = ctx.signal === neverAbortSignal ? timer.signal : AbortSignal.any([ctx.signal, timer.signal]);
-  return { signal, done };
-}
-
-/**
- * The read timeout's second half: passes a body through, failing it with a `TimeoutError` of
- * kind `read` when no byte arrives for `readMs`.
- */
-export function idleGuard(body: Readable, readMs: number, ctx: BaseContext): Readable {
-  const out = new PassThrough();
-  let cancel = (): void => {};
-  const arm = (): void => {
-    cancel();
-    cancel = ctx.clock.setTimer(readMs, () => {
-      const error = new TimeoutError('read', readMs, { request: ctx.request });
-      body.destroy(error);
-      out.destroy(error);
-    });
-  };
-  arm();
-  body.on('data', arm);
-  body.once('end', () => cancel());
-  body.once('error', (error) => {
-    cancel();
-    out.destroy(error);
-  });
-  out.once('close', () => cancel());
-  body.pipe(out);
-  return out;
 }
 
 /**
