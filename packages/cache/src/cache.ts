@@ -1,4 +1,4 @@
-import { type BaseContext, ClientClosedError, defineMiddleware, type Middleware, type Next, parseOptions, type ShallotRequest, untilAborted } from '@shallot/core';
+import { type BaseContext, ClientClosedError, defineMiddleware, type Middleware, type Next, parseOptions, type ShallotRequest } from '@shallot/core';
 import { parseCacheControl } from './cache-control.js';
 import type { CacheContext, CacheStats } from './cache-context.js';
 import { primaryKey, requestKeys, variantOf } from './cache-keys.js';
@@ -11,7 +11,7 @@ import { parseRange } from './partial-content.js';
 import { cacheUrl, decide, isFreshImmutable, matchedRequest, policyRequest, requestDirectives } from './policy.js';
 import { policyClass } from './policy-class.js';
 import { completePart, rangeRequest } from './range-requests.js';
-import { callerGaveUp, fetchUpstream, isUpstreamFailure, revalidateInBackground, send, wireHeaders } from './revalidation.js';
+import { callerGaveUp, fetchUpstream, isUpstreamFailure, revalidateInBackground, send, unlessAborted, wireHeaders } from './revalidation.js';
 import { type FlightOutcome, Flights } from './single-flight.js';
 import { storeResponse } from './store-response.js';
 
@@ -196,7 +196,7 @@ export function cache(options: CacheOptions = {}): CacheMiddleware {
       const flightKey = `${job.keys.primary}\n${job.keys.credentials}`;
       const flight = flights.find(flightKey);
       if (flight === undefined) return lead(job, flightKey, found);
-      const answer = follow(job, await untilAborted(flight, ctx.signal), found);
+      const answer = follow(job, await unlessAborted(ctx, flight), found);
       if (answer === 'again') continue;
       if (answer === 'alone') return fetchUpstream(layer, job, found, true, alone);
       return answer;

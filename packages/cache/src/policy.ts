@@ -22,21 +22,30 @@ export function servedHeaders(policy: CachePolicy, computed?: CachePolicy.Header
   return recordHeaders(computed ?? policy.responseHeaders());
 }
 
-const memo = new WeakMap<object, CachePolicy>();
+// The policy made of a stored policy object rides on that object, under a symbol (never
+// serialised, never seen by a store): a WeakMap would cost a hash table that keeps the size of
+// its busiest moment, in the megabytes for a busy cache.
+const madePolicy = Symbol('shallot.cache.policy');
+
+type PolicyObject = CachePolicy.CachePolicyObject & { [madePolicy]?: CachePolicy };
+
+function remember(object: PolicyObject, policy: CachePolicy): void {
+  Object.defineProperty(object, madePolicy, { value: policy, configurable: true, writable: true, enumerable: false });
+}
 
 /** The policy of a stored entry, made once per entry object and policy class. */
 export function storedPolicy(cls: PolicyClass, object: CachePolicy.CachePolicyObject): CachePolicy {
-  const known = memo.get(object);
+  const known = (object as PolicyObject)[madePolicy];
   if (known !== undefined && known instanceof cls) return known;
   const policy = cls.fromObject(object);
-  memo.set(object, policy);
+  if (Object.isExtensible(object)) remember(object, policy);
   return policy;
 }
 
 /** The serialisable form of a policy, remembered so that reading it back costs nothing. */
 export function policyObject(policy: CachePolicy): CachePolicy.CachePolicyObject {
   const object = policy.toObject();
-  memo.set(object, policy);
+  remember(object, policy);
   return object;
 }
 

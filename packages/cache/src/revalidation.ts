@@ -17,12 +17,28 @@ export function isUpstreamFailure(error: unknown): boolean {
 }
 
 /**
- * True when the caller gave up: its signal aborted, or `deadline` (the context's, read before
- * the call: an outer timeout restores its own as soon as it fires) has passed. The signal is
- * read only here, after a failure: on the success path it is never touched.
+ * True when the caller gave up: the request aborted, or `deadline` (the context's, read before
+ * the call: an outer timeout leaves its scope as soon as it fires) has passed.
  */
 export function callerGaveUp(ctx: BaseContext, deadline: number | undefined): boolean {
-  return (deadline !== undefined && ctx.clock.now() >= deadline) || ctx.signal.aborted;
+  return (deadline !== undefined && ctx.clock.now() >= deadline) || ctx.aborted;
+}
+
+/** `promise`, or a rejection with the reason as soon as the request aborts (no signal made). */
+export function unlessAborted<T>(ctx: BaseContext, promise: Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const subscription = ctx.onAbort(reject);
+    promise.then(
+      (value) => {
+        subscription.dispose();
+        resolve(value);
+      },
+      (error: unknown) => {
+        subscription.dispose();
+        reject(error);
+      },
+    );
+  });
 }
 
 /**
