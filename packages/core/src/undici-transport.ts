@@ -243,7 +243,8 @@ export function undiciTransport(options: UndiciTransportOptions = {}): Transport
         }
         const status = data.statusCode;
         if (status < 100 || status > 599) {
-          data.body.destroy();
+          // Destroying a body still arriving emits an abort error: nobody else listens for it.
+          data.body.on('error', () => {}).destroy();
           throw new NetworkError(`the server answered with an invalid status ${status}`, { request });
         }
         const location = redirectStatuses.has(status) && request.redirect !== 'manual' ? firstHeader(data.headers, 'location') : undefined;
