@@ -1,5 +1,5 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { type BaseContext, requestCredentials } from '@shallot/core';
+import { randomUUID } from 'node:crypto';
+import type { BaseContext } from '@shallot/core';
 import { cacheUrl } from './policy.js';
 import { normalisedValue } from './vary.js';
 
@@ -28,18 +28,9 @@ export function primaryKey(method: string, url: URL, generation: number): string
   return generation === 0 ? key : `${generation}|${key}`;
 }
 
-/** The digest of the credentials a request carries, `''` for none. */
-export function credentialsDigest(ctx: BaseContext): string {
-  const credentials = requestCredentials(ctx);
-  if (credentials.length === 0) return '';
-  const hash = createHash('sha256');
-  for (const [name, value] of credentials) hash.update(`${name}\n${value}\n`);
-  return hash.digest('base64url').slice(0, 22);
-}
-
 /** The keys of the request in `ctx`, stored under `method` (see {@link RequestKeys}). */
-export function requestKeys(ctx: BaseContext, method: string, generation: number): RequestKeys {
-  return { primary: primaryKey(method, ctx.request.url, generation), credentials: credentialsDigest(ctx), credentialNames: ctx.credentialHeaders };
+export function requestKeys(ctx: BaseContext, method: string, credentials: string, generation: number): RequestKeys {
+  return { primary: primaryKey(method, ctx.request.url, generation), credentials, credentialNames: ctx.credentialHeaders };
 }
 
 /**

@@ -8,7 +8,8 @@ import { alone, type Counts, finish, type Job, type Layer, mayServeStale, serve,
 import { memoryCacheStore } from './memory-store.js';
 import { type CacheOptions, cacheOptionsSchema, defaultMaxEntryBytes } from './options.js';
 import { parseRange } from './partial-content.js';
-import { cacheUrl, decide, isFreshImmutable, matchedRequest, policyRequest, requestDirectives } from './policy.js';
+import { cacheUrl, decide, isFreshImmutable, matchedRequest } from './policy.js';
+import { type RequestScan, scanRequest } from './request-scan.js';
 import { policyClass } from './policy-class.js';
 import { completePart, rangeRequest } from './range-requests.js';
 import { callerGaveUp, fetchUpstream, isUpstreamFailure, revalidateInBackground, send, unlessAborted, wireHeaders } from './revalidation.js';
@@ -26,17 +27,13 @@ export interface CacheControls {
 /** The cache layer: a middleware that provides `ctx.cache`, with its counters and a way to empty it. */
 export type CacheMiddleware = Middleware<{}, { cache: CacheContext }> & CacheControls;
 
-// Headers a caller sends to make its own conditional request: such a request is the caller's
-// business, and passes through.
-const callerConditionals = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range'];
-
 // A joiner whose request turned out not to match the flight's variant looks again; bounded.
 const maxRounds = 3;
 
-function bypasses(request: ShallotRequest): boolean {
-  if (request.body !== null || request.url.username !== '' || request.url.password !== '') return true;
-  for (const name of callerConditionals) if (request.headers.has(name)) return true;
-  return false;
+/** True for a request the cache leaves alone: no-store, a body, URL credentials, the caller's own conditional. */
+function bypasses(request: ShallotRequest, scan: RequestScan): boolean {
+  if (request.cache === 'no-store' || scan.noStore || scan.conditional || request.body !== null) return true;
+  return request.url.username !== '' || request.url.password !== '';
 }
 
 /** A POST response RFC 9110 §9.3.3 lets a cache reuse for GETs: explicitly fresh, and at its own URL. */
@@ -102,14 +99,14 @@ export function cache(options: CacheOptions = {}): CacheMiddleware {
     }
   }
 
-  function jobOf(ctx: BaseContext, next: Next, state: CacheContext, method: string): Job {
+  function jobOf(ctx: BaseContext, next: Next, state: CacheContext, method: string, scan: RequestScan): Job {
     const request = ctx.request;
-    const asked = policyRequest(request);
+    const asked = scan.asked;
     return {
       ctx,
       next,
       request,
-      keys: requestKeys(ctx, method, generation),
+      keys: requestKeys(ctx, method, scan.credentials, generation),
       asked: method === request.method ? asked : { ...asked, method },
       cls: policyClass(ctx.clock, defaultTtlMs),
       state,
@@ -215,17 +212,15 @@ export function cache(options: CacheOptions = {}): CacheMiddleware {
         if (!isUnsafeMethod(method) || response.status >= 400) return finish(layer, { state, counted: true }, response, 'BYPASS');
         await invalidate(ctx, request, response);
         if (method !== 'POST' || !methods.has('GET') || !reusablePost(request, response, shared)) return finish(layer, { state, counted: true }, response, 'BYPASS');
-        return storeResponse(layer, jobOf(ctx, next, state, 'GET'), undefined, response, alone);
+        return storeResponse(layer, jobOf(ctx, next, state, 'GET', scanRequest(ctx)), undefined, response, alone);
       }
-      const directives = requestDirectives(request.headers);
-      if (request.cache === 'no-store' || directives.noStore || bypasses(request)) {
-        return finish(layer, { state, counted: true }, await send(ctx, next, wireHeaders(request, undefined)), 'BYPASS');
-      }
-      const onlyIfCached = request.cache === 'only-if-cached' || directives.onlyIfCached;
-      const range = request.headers.get('range');
-      const spec = range === null || method !== 'GET' ? undefined : parseRange(range);
-      if (range !== null && spec === undefined) return finish(layer, { state, counted: true }, await next(), 'BYPASS');
-      const job = jobOf(ctx, next, state, method);
+      const scan = scanRequest(ctx);
+      if (bypasses(request, scan)) return finish(layer, { state, counted: true }, await send(ctx, next, wireHeaders(request, undefined)), 'BYPASS');
+      const onlyIfCached = request.cache === 'only-if-cached' || scan.onlyIfCached;
+      const range = scan.range;
+      const spec = range === undefined || method !== 'GET' ? undefined : parseRange(range);
+      if (range !== undefined && spec === undefined) return finish(layer, { state, counted: true }, await next(), 'BYPASS');
+      const job = jobOf(ctx, next, state, method, scan);
       if (spec !== undefined) return rangeRequest(layer, job, await find(job), spec, onlyIfCached);
       if (request.cache === 'reload') return fetchUpstream(layer, job, undefined, false, alone);
       return lookupAndServe(job, onlyIfCached);

@@ -1,6 +1,4 @@
-import type { ShallotRequest } from '@shallot/core';
 import type CachePolicy from 'http-cache-semantics';
-import { parseCacheControl } from './cache-control.js';
 import type { HeaderRecord, PolicyClass, PolicyRequest, PolicyResponse } from './policy-class.js';
 
 /** What a cache does with a request when it holds a matching entry. */
@@ -78,18 +76,6 @@ export function cacheUrl(url: URL): string {
 }
 
 /**
- * The request as http-cache-semantics sees it, `host` included (it matches on it). A request
- * `Pragma` is left out: RFC 9111 §5.4 deprecates it, and a request's `Cache-Control` says what
- * the caller wants (cache-tests `pragma-request-no-cache`).
- */
-export function policyRequest(request: ShallotRequest): PolicyRequest {
-  const headers = headerRecord(request.headers);
-  headers.host ??= request.url.host;
-  delete headers.pragma;
-  return { url: cacheUrl(request.url), method: request.method, headers };
-}
-
-/**
  * The request a policy is built from and stored with. When the response has a Vary header,
  * http-cache-semantics keeps the request headers for matching; only the ones it reads are kept
  * here (the varied ones, `host`, `cache-control`, and whether there was an `Authorization`), and
@@ -111,6 +97,8 @@ export function storedRequest(request: PolicyRequest, vary: readonly string[], c
  * values of those headers, and the entry's method when a HEAD is answered from a GET entry.
  */
 export function matchedRequest(asked: PolicyRequest, policy: CachePolicy, vary: readonly string[]): PolicyRequest {
+  // A GET found by its key is a GET entry (only a HEAD may be answered by another method's).
+  if (vary.length === 0 && asked.method === 'GET') return asked;
   const { reqh, m } = policy.toObject();
   if (vary.length === 0 && m === asked.method) return asked;
   const headers = { ...asked.headers };
@@ -238,22 +226,4 @@ export function staleIfErrorCovers(policy: CachePolicy, request: PolicyRequest, 
 export function hasValidators(policy: CachePolicy): boolean {
   const { resh } = policy.toObject();
   return resh.etag !== undefined || resh['last-modified'] !== undefined;
-}
-
-/** The request directives the cache acts on itself (RFC 9111 §5.2.1). */
-export interface RequestDirectives {
-  /** `no-store`: neither served from nor stored in the cache. */
-  readonly noStore: boolean;
-  /** `only-if-cached`: a stored response or a 504. */
-  readonly onlyIfCached: boolean;
-}
-
-const noDirectives: RequestDirectives = { noStore: false, onlyIfCached: false };
-
-/** The request's `no-store` and `only-if-cached`. */
-export function requestDirectives(headers: Headers): RequestDirectives {
-  const value = headers.get('cache-control');
-  if (value === null) return noDirectives;
-  const directives = parseCacheControl(value);
-  return { noStore: 'no-store' in directives, onlyIfCached: 'only-if-cached' in directives };
 }
