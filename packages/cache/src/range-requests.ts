@@ -1,3 +1,4 @@
+import type { StaleReason } from './cache-context.js';
 import { discard, servedResponse } from './cached-response.js';
 import type { Found } from './entries.js';
 import { alone, finish, type Job, type Layer } from './layer.js';
@@ -7,10 +8,10 @@ import { absorb, fetchUpstream, send, wireHeaders } from './revalidation.js';
 import { storeResponse } from './store-response.js';
 
 /** Answers a range request with a part of a stored entry. */
-function servePart(layer: Layer, job: Job, found: Found, part: Part, stale: boolean, computed: Parameters<typeof servedHeaders>[1]): Response {
+function servePart(layer: Layer, job: Job, found: Found, part: Part, stale: StaleReason | undefined, computed: Parameters<typeof servedHeaders>[1]): Response {
   const headers = partHeaders(servedHeaders(found.policy, computed), part);
   const init = { status: 206, statusText: 'Partial Content', url: cacheUrl(job.request.url), method: job.request.method };
-  return finish(layer, job, servedResponse(part.body, headers, init), stale ? 'STALE' : 'HIT', stale ? 'force-cache' : undefined);
+  return finish(layer, job, servedResponse(part.body, headers, init), stale === undefined ? 'HIT' : 'STALE', stale);
 }
 
 /**
@@ -25,7 +26,7 @@ export async function rangeRequest(layer: Layer, job: Job, found: Found | undefi
     const decision = mode === 'no-cache' ? undefined : decide(found.policy, matchedRequest(job.asked, found.policy, found.vary), anyAge, false);
     if (decision?.kind === 'serve') {
       const part = partOf(found.entry, spec);
-      if (part !== undefined) return servePart(layer, job, found, part, decision.stale, decision.headers);
+      if (part !== undefined) return servePart(layer, job, found, part, decision.stale ? (anyAge ? 'force-cache' : 'max-stale') : undefined, decision.headers);
     }
   }
   if (onlyIfCached) return finish(layer, job, new Response(null, { status: 504, statusText: 'Gateway Timeout' }), 'MISS');
