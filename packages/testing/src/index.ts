@@ -14,3 +14,4 @@ export { virtualClock, type VirtualClock } from './virtual-clock.js';
 export { waitFor, type WaitForOptions } from './wait-for.js';
 export { settle } from './settle.js';
 export { testCertificates, type TestCertificates } from './certificates.js';
+export { createTestProxy, type ProxyLogEntry, type TestProxy, type TestProxyOptions } from './test-proxy.js';
