@@ -137,11 +137,16 @@ export function cache(options: CacheOptions = {}): CacheMiddleware {
     }
   }
 
-  /** A joiner's answer from the flight it waited for: a response, or what to do instead. */
-  function follow(job: Job, outcome: FlightOutcome, found: Found | undefined): Response | 'again' | 'alone' {
+  /**
+   * A joiner's answer from the flight it waited for: a response, or what to do instead. The
+   * flight's entry is served when it matches and the store kept it (a store may refuse a record,
+   * or have evicted it since): then it is what any later request would get.
+   */
+  async function follow(job: Job, outcome: FlightOutcome, found: Found | undefined): Promise<Response | 'again' | 'alone'> {
     switch (outcome.kind) {
       case 'entry': {
         if (outcome.variant !== variantOf(job.keys, outcome.vary, job.request.headers)) return 'again';
+        if ((await layer.entries.read(job.ctx.log, outcome.key))?.kind !== 'response') return 'again';
         job.state.coalesced = true;
         return serve(layer, job, outcome.entry, outcome.policy, outcome.status);
       }
@@ -193,7 +198,7 @@ export function cache(options: CacheOptions = {}): CacheMiddleware {
       const flightKey = `${job.keys.primary}\n${job.keys.credentials}`;
       const flight = flights.find(flightKey);
       if (flight === undefined) return lead(job, flightKey, found);
-      const answer = follow(job, await unlessAborted(ctx, flight), found);
+      const answer = await follow(job, await unlessAborted(ctx, flight), found);
       if (answer === 'again') continue;
       if (answer === 'alone') return fetchUpstream(layer, job, found, true, alone);
       return answer;

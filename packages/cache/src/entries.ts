@@ -100,8 +100,11 @@ export class Entries {
     return undefined;
   }
 
-  /** Stores `entry` as the `variant` of the request `keys` name, under an index of `vary`. */
-  async put(log: Logger, keys: RequestKeys, vary: readonly string[], variant: string, entry: CacheEntry, options: CacheStoreSetOptions): Promise<void> {
+  /**
+   * Stores `entry` as the `variant` of the request `keys` name, under an index of `vary`, and
+   * returns the key it is stored under.
+   */
+  async put(log: Logger, keys: RequestKeys, vary: readonly string[], variant: string, entry: CacheEntry, options: CacheStoreSetOptions): Promise<string> {
     const index = await this.read(log, keys.primary);
     // The same Vary: the same generation. A new Vary (or no index): a new generation, and the
     // variants of the old one go out of reach.
@@ -116,6 +119,7 @@ export class Entries {
       if (index?.kind === 'index' && current === undefined) for (const old of index.variants) await this.remove(log, old);
     }
     await this.write(log, key, entry, options);
+    return key;
   }
 
   /** Deletes the index of a primary key and the variants it lists. */

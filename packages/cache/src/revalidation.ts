@@ -92,9 +92,9 @@ async function refresh(layer: Layer, job: Job, found: Found, response: Response,
   const { policy, matches } = revalidate(found.policy, askedFor(job, found), { status: 304, headers });
   if (!matches) return undefined;
   const entry: CacheEntry = { ...found.entry, policy: policyObject(policy) };
-  if (policy.storable()) await layer.entries.write(log, found.key, entry, setOptions(layer, policy));
+  if (policy.storable()) await layer.entries.write(log, found.key, entry, setOptions(policy));
   else await layer.entries.remove(log, found.key);
-  settle({ kind: 'entry', entry, policy, vary: found.vary, variant: found.variant, status: 'REVALIDATED' });
+  settle({ kind: 'entry', key: found.key, entry, policy, vary: found.vary, variant: found.variant, status: 'REVALIDATED' });
   return serve(layer, job, entry, policy, 'REVALIDATED');
 }
 

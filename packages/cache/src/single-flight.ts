@@ -3,9 +3,13 @@ import type { CacheEntry } from './store.js';
 
 /** How the request that led a flight ended, as the requests that joined it see it. */
 export type FlightOutcome =
-  /** An entry was stored or refreshed: joiners whose request matches its variant serve it. */
+  /**
+   * An entry was stored or refreshed under `key`: joiners whose request matches its variant serve
+   * it, if the store kept it.
+   */
   | {
       readonly kind: 'entry';
+      readonly key: string;
       readonly entry: CacheEntry;
       readonly policy: CachePolicy;
       readonly vary: readonly string[];

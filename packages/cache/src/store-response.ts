@@ -24,12 +24,11 @@ export interface StoreAs {
 }
 
 /**
- * The store's hint: an entry without validators is of no use once past its freshness, its
- * stale windows and the minutes it may still stand in for an upstream failure.
+ * The store's hint: an entry without validators is of no use once past its freshness and its
+ * stale windows (`staleOnErrorMs` is best effort beyond them: a store may have let it go).
  */
-export function setOptions(layer: Layer, policy: CachePolicy): CacheStoreSetOptions {
-  if (hasValidators(policy)) return { ttlMs: undefined };
-  return { ttlMs: Math.max(1, policy.timeToLive() + (layer.staleIfError ? layer.staleOnErrorMs : 0)) };
+export function setOptions(policy: CachePolicy): CacheStoreSetOptions {
+  return { ttlMs: hasValidators(policy) ? undefined : policy.timeToLive() };
 }
 
 function sendsCookies(record: HeaderRecord): boolean {
@@ -39,9 +38,10 @@ function sendsCookies(record: HeaderRecord): boolean {
 /**
  * Answers the caller with a response from upstream, storing it when it may be: a response that
  * may not be stored passes through as it is (the same object); one that may is handed to the
- * caller as soon as its headers are here, its body streamed through while a copy is kept (at most
- * `maxEntryBytes`; past that, nothing is stored and the stream goes on), and it is stored once its
- * body is complete. `settle` tells the flight how it ended, when it ended.
+ * caller as soon as its headers are here (or, when its whole body came with them, once stored),
+ * its body streamed through while a copy is kept (at most `maxEntryBytes`; past that, nothing is
+ * stored and the stream goes on), and it is stored once its body is complete. `settle` tells the
+ * flight how it ended, when it ended.
  *
  * A stored response never keeps `Set-Cookie`: it is not replayed to anyone, not even the caller
  * who got it. A shared cache does not store a response that sets cookies unless it is `public`.
@@ -87,8 +87,8 @@ export async function storeResponse(layer: Layer, job: Job, found: Found | undef
       return;
     }
     const entry: CacheEntry = { kind: 'response', status, statusText: response.statusText, body, policy: object };
-    await layer.entries.put(log, job.keys, vary, variant, entry, setOptions(layer, policy));
-    settle({ kind: 'entry', entry, policy, vary, variant, status: 'MISS' });
+    const key = await layer.entries.put(log, job.keys, vary, variant, entry, setOptions(policy));
+    settle({ kind: 'entry', key, entry, policy, vary, variant, status: 'MISS' });
   };
 
   const nullBody = response.body === null || job.request.method === 'HEAD';
@@ -96,8 +96,18 @@ export async function storeResponse(layer: Layer, job: Job, found: Found | undef
     await store(new Uint8Array(0));
     return finish(layer, job, response, 'MISS');
   }
+  // Set when the whole body has arrived, and when it is stored.
+  let arrived: () => void = () => {};
+  const bodyArrived = new Promise<'body'>((resolve) => {
+    arrived = () => resolve('body');
+  });
+  let stored: Promise<void> = bodyArrived.then(() => undefined);
   const onEnd = async (end: TeeEnd): Promise<void> => {
-    if (end.kind === 'complete') return store(end.bytes);
+    if (end.kind === 'complete') {
+      stored = store(end.bytes);
+      arrived();
+      return stored;
+    }
     if (end.kind === 'overflow') {
       if (found !== undefined) await layer.entries.remove(log, found.key);
       settle({ kind: 'pass', status });
@@ -119,5 +129,14 @@ export async function storeResponse(layer: Layer, job: Job, found: Found | undef
     redirected: response.redirected,
     prefix: as.prefix,
   };
-  return finish(layer, job, teeBody(response, headers, init, layer.maxEntryBytes, onEnd), 'MISS');
+  const served = teeBody(response, headers, init, layer.maxEntryBytes, onEnd);
+  // A body that came with its headers (nothing more to wait for from upstream by the next turn of
+  // the event loop) is stored before the caller gets it, so that the next request finds it, in
+  // another process too; one still arriving is handed over at once and streams.
+  if ((await Promise.race([bodyArrived, nextTurn()])) === 'body') await stored;
+  return finish(layer, job, served, 'MISS');
+}
+
+function nextTurn(): Promise<'turn'> {
+  return new Promise((resolve) => setImmediate(resolve, 'turn'));
 }
