@@ -23,7 +23,7 @@ export async function rangeRequest(layer: Layer, job: Job, found: Found | undefi
   if (found !== undefined) {
     const mode = job.request.cache;
     const anyAge = mode === 'force-cache' || mode === 'only-if-cached';
-    const decision = mode === 'no-cache' ? undefined : decide(found.policy, matchedRequest(job.asked, found.policy, found.vary), anyAge, false);
+    const decision = mode === 'no-cache' || mode === 'reload' ? undefined : decide(found.policy, matchedRequest(job.asked, found.policy, found.vary), anyAge, false);
     if (decision?.kind === 'serve') {
       const part = partOf(found.entry, spec);
       if (part !== undefined) return servePart(layer, job, found, part, decision.stale ? (anyAge ? 'force-cache' : 'max-stale') : undefined, decision.headers);

@@ -308,3 +308,19 @@ describe('partial content (RFC 9111 §3.3-3.4)', () => {
     expect(server.hits('/t')).toBe(2);
   });
 });
+
+describe('ranges and the fetch cache modes', () => {
+  it('reload and no-cache never answer a range from the cache', async () => {
+    await using server = await createTestServer();
+    server.route('/t', { body: '0123456789', headers: { 'cache-control': 'max-age=3600' } });
+    const { client } = clientOf(server);
+    await using _ = client;
+    await (await client.get('/t')).text();
+    for (const mode of ['reload', 'no-cache'] as const) {
+      const { response, context } = await client.exchange('GET', '/t', { cache: mode, headers: { range: 'bytes=0-1' } });
+      expect(context.cache.status, mode).toBe('MISS');
+      await response.text();
+    }
+    expect(server.hits('/t')).toBe(3);
+  });
+});
