@@ -4,15 +4,19 @@
 // the table prints each layer's µs/request over the empty stack. `npm run bench:layers [-- a,b]`.
 import { compose } from '@shallot/core';
 
-const [{ timeout }, { hedge }, { retry }, { tracing, requestId, metrics }, { circuitBreaker }, { rateLimit, concurrencyLimit }, { loadBalancer }] = await Promise.all([
-  import('@shallot/timeout'),
-  import('@shallot/hedge'),
-  import('@shallot/retry'),
-  import('@shallot/tracing'),
-  import('@shallot/circuit-breaker'),
-  import('@shallot/rate-limit'),
-  import('@shallot/load-balancer'),
-]);
+const [{ timeout }, { hedge }, { retry }, { tracing, requestId, metrics }, { circuitBreaker }, { rateLimit, concurrencyLimit }, { hooks, HookRegistry }, { auth }, { ConnectionManager }, { loadBalancer }] =
+  await Promise.all([
+    import('@shallot/timeout'),
+    import('@shallot/hedge'),
+    import('@shallot/retry'),
+    import('@shallot/tracing'),
+    import('@shallot/circuit-breaker'),
+    import('@shallot/rate-limit'),
+    import('@shallot/hooks'),
+    import('@shallot/auth'),
+    import('@shallot/connection-manager'),
+    import('@shallot/load-balancer'),
+  ]);
 
 const response = new Response(null, { status: 200 });
 const transport = { name: 'null', send: async () => response, close: async () => {} };
@@ -30,6 +34,16 @@ const variants = {
   breaker: () => [circuitBreaker()],
   'rate-limit': () => [rateLimit({ limit: 1e9, intervalMs: 1_000 })],
   concurrency: () => [concurrencyLimit({ max: 1_000 })],
+  'hooks-none': () => [hooks(new HookRegistry())],
+  'hooks-three': () => {
+    const registry = new HookRegistry();
+    registry.registerPreRequestHook(() => {});
+    registry.registerPostResponseHook(() => {});
+    registry.registerErrorHook(() => {});
+    return [hooks(registry)];
+  },
+  'auth-off': () => [auth()],
+  'auth-bearer': () => [auth({ bearer: 'token' })],
   // Round-robin over three endpoints; its requests are given as paths (see `paths` below).
   'load-balancer': () => [loadBalancer({ endpoints: ['http://127.0.0.1:9', 'http://127.0.0.1:10', 'http://127.0.0.1:11'] })],
   resilient: () => [
@@ -49,6 +63,10 @@ const clients = Object.fromEntries(
     .filter(([name]) => only === undefined || only.includes(name) || name === 'bare')
     .map(([name, make]) => [name, build(make())]),
 );
+// The ConnectionManager's default stack as a user writes it, on the same instant transport.
+if (only === undefined || only.includes('connection-manager')) {
+  clients['connection-manager'] = new ConnectionManager({ transport, rateLimitRequests: 1e9, rateLimitPeriodMs: 1_000 });
+}
 const url = 'http://127.0.0.1:9/x';
 // Variants whose requests are given as a bare path, the balancer choosing the origin.
 const paths = new Set(['load-balancer']);
