@@ -32,6 +32,11 @@ export interface LazyResponseInit {
  * A body nobody read frees its connection when the response is garbage-collected, as undici's
  * fetch does: the source is dumped (read to its end and dropped, so the socket is reused, or
  * closed past undici's dump limit). Reading or cancelling a body is still the way to free it at once.
+ *
+ * The registry holds each source strongly, and a source reaches its request's context, where a
+ * layer may keep the response (tracing keeps every attempt's): so an entry is unregistered as
+ * soon as its body is read, finished or cancelled, or nothing on that path could ever be
+ * collected.
  */
 const unread = new FinalizationRegistry<ResponseSource>((source) => {
   source.dump().catch(() => {});
@@ -135,7 +140,7 @@ export class LazyResponse extends PlatformResponse implements Response {
       if (source !== undefined) source.dump().catch(() => {});
     } else {
       this.#source = source;
-      unread.register(this, source);
+      unread.register(this, source, this);
     }
     if (init.protocol !== undefined) protocols.set(this, init.protocol);
   }
@@ -184,12 +189,21 @@ export class LazyResponse extends PlatformResponse implements Response {
       {
         pull: async (controller) => {
           this.#disturbed = true;
-          const { done, value } = await reader.read();
-          if (done) controller.close();
-          else controller.enqueue(value);
+          let chunk: Awaited<ReturnType<typeof reader.read>>;
+          try {
+            chunk = await reader.read();
+          } catch (error) {
+            unread.unregister(this);
+            throw error;
+          }
+          if (chunk.done) {
+            unread.unregister(this);
+            controller.close();
+          } else controller.enqueue(chunk.value);
         },
         cancel: (reason) => {
           this.#disturbed = true;
+          unread.unregister(this);
           return reader.cancel(reason);
         },
       },
@@ -210,6 +224,8 @@ export class LazyResponse extends PlatformResponse implements Response {
     if (this.#stream !== undefined) return new Response(this.#stream);
     const source = this.#source as ResponseSource;
     this.#source = undefined;
+    // The read under way frees the connection however it ends; nothing is left to dump on GC.
+    unread.unregister(this);
     return source;
   }
 
