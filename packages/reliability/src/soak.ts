@@ -170,12 +170,12 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
 
 /**
  * How long a caller waits after a fail-fast error (an open circuit, a rate limit) before its
- * next request, as a well-behaved caller honours `retryAfterMs`: between 5 and 250 ms. Without
+ * next request, as a well-behaved caller honours `retryAfterMs`: between 20 and 250 ms. Without
  * it, 128 callers would spin through thousands of instant failures while a circuit is open.
  */
 function callerPause(error: unknown): number {
   const after = isShallotError(error) ? (error as { retryAfterMs?: unknown }).retryAfterMs : undefined;
-  return typeof after === 'number' ? Math.min(250, Math.max(5, after)) : 0;
+  return typeof after === 'number' ? Math.min(250, Math.max(20, after)) : 0;
 }
 
 /** Sleeps `ms`, or less when `cancel()` is called (so no timer outlives the run). */
