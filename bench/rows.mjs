@@ -262,6 +262,21 @@ export const rows = [
       return shallot(env, { middlewares: [cache()] });
     },
   },
+  {
+    name: 'shallot-cm',
+    label: 'shallot `ConnectionManager` default stack, undici (rate limit far above the load, no hooks, no auth)',
+    requires: ['@shallot/connection-manager', 'ConnectionManager'],
+    async create({ origin, sockets }) {
+      const { ConnectionManager } = await import('@shallot/connection-manager');
+      // As a user writes it: the defaults (retries, breaker, 30 s timeout, hooks layer), a pool
+      // as large as the concurrency, and a rate limit no bench run comes near.
+      const manager = new ConnectionManager({ poolMaxsize: sockets, rateLimitRequests: 1_000_000_000, rateLimitPeriodMs: 1_000 });
+      return {
+        get: async (path, read) => (await manager.get(origin + path))[read](),
+        close: () => manager.close(),
+      };
+    },
+  },
 ];
 
 /** The path a row asks for with a body of `size` ('small' or 'large'). */
