@@ -1,4 +1,4 @@
-import { type BaseContext, compose, defaultCredentialHeaders, REDACTED, redactHeaders, redactText, redactUrl, requestCredentials, type Transport } from '@shallot/core';
+import { type BaseContext, compose, defaultCredentialHeaders, isInvalidOptionsError, REDACTED, redactHeaders, redactJson, redactText, redactUrl, requestCredentials, type Transport } from '@shallot/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
@@ -155,5 +155,40 @@ describe('requestCredentials (property)', () => {
       ),
       { numRuns: 150 },
     );
+  });
+});
+
+describe('redactJson never throws (property)', () => {
+  it('prints whatever it is given: maps keyed by objects without a string form, throwing getters and toJSON, revoked proxies', () => {
+    // A Map keyed by a null-prototype object made an options error a TypeError, and would have
+    // made a log line throw (found by the option-schema property test).
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    const hostile = [
+      new Map([[Object.create(null), 'x']]),
+      { get boom(): never { throw new Error('getter'); } },
+      { toJSON(): never { throw new Error('toJSON'); } },
+      proxy,
+      { nested: { deeper: proxy, password: 'SECsecretvalue1' } },
+    ];
+    for (const value of hostile) expect(() => redactJson(value)).not.toThrow();
+    expect(JSON.stringify(redactJson({ nested: { password: 'SECsecretvalue1' }, map: new Map([[Object.create(null), 1]]) }))).not.toContain('SECsecretvalue1');
+    fc.assert(
+      fc.property(fc.anything({ maxDepth: 3, withBigInt: true, withDate: true, withMap: true, withSet: true, withTypedArray: true, withNullPrototype: true, withSparseArray: true, withBoxedValues: true }), (value) => {
+        expect(() => redactJson(value)).not.toThrow();
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('an option given such a value is still refused with InvalidOptionsError naming it', () => {
+    let error: unknown;
+    try {
+      compose().build({ timeoutMs: new Map([[Object.create(null), 1]]) as never });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(isInvalidOptionsError(error)).toBe(true);
+    expect((error as Error).message).toMatch(/^build\.timeoutMs: expected a number/);
   });
 });
