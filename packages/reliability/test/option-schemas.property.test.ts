@@ -3,11 +3,14 @@
 // message starts with the option's path (`retry.maxAttempts: ...`), whichever option it is and
 // whatever the value. The options of each schema are read from the schema itself, so an option
 // added later is covered too.
+import { auth, authOptionsSchema } from '@shallot/auth';
 import { cache, cacheOptionsSchema, memoryCacheStore, memoryCacheStoreOptionsSchema } from '@shallot/cache';
 import { circuitBreaker, circuitBreakerOptionsSchema, fallback, fallbackOptionsSchema } from '@shallot/circuit-breaker';
+import { ConnectionManager, connectionManagerOptionsSchema } from '@shallot/connection-manager';
 import { cookies, cookiesOptionsSchema } from '@shallot/cookies';
 import { clientOptionsSchema, compose, isInvalidOptionsError, nodeFetchTransport, nodeFetchTransportOptionsSchema, undiciTransport, undiciTransportOptionsSchema } from '@shallot/core';
 import { hedge, hedgeOptionsSchema } from '@shallot/hedge';
+import { HookRegistry, hooks, hooksOptionsSchema } from '@shallot/hooks';
 import { tls, tlsOptionsSchema } from '@shallot/mtls';
 import { concurrencyLimit, concurrencyLimitOptionsSchema, rateLimit, rateLimitOptionsSchema } from '@shallot/rate-limit';
 import { retry, retryBudget, retryBudgetOptionsSchema, retryOptionsSchema } from '@shallot/retry';
@@ -46,6 +49,9 @@ const entries: Entry[] = [
   { name: 'tls', make: (o) => tls(o), schema: tlsOptionsSchema },
   { name: 'cookies', make: (o) => cookies(o), schema: cookiesOptionsSchema },
   { name: 'chaos', make: (o) => chaos(o), schema: chaosOptionsSchema },
+  { name: 'hooks', make: (o) => hooks(new HookRegistry(), o), schema: hooksOptionsSchema },
+  { name: 'auth', make: (o) => auth(o), schema: authOptionsSchema },
+  { name: 'ConnectionManager', make: (o) => new ConnectionManager(o), schema: connectionManagerOptionsSchema },
 ];
 
 /** Values of every type: primitives, objects, arrays, dates, maps, typed arrays, functions, symbols. */

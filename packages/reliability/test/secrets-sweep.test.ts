@@ -34,6 +34,8 @@ const urlPassword = 'url-pass-S3CRET-99';
 const basicOfUrl = Buffer.from(`alice:${urlPassword}`).toString('base64');
 const bodySecret = 'body-password-S3CRET-77';
 const setCookieSecret = 'set-cookie-S3CRET-sid-55';
+/** Set by auth() (when @shallot/auth is in the workspace) in a header it registers as a credential. */
+const authKeySecret = 'auth-partner-key-S3CRET-31';
 
 /** Every value that must never be seen; the parts after a scheme too (`Bearer x`: `x` alone). */
 const secrets: string[] = [
@@ -44,6 +46,7 @@ const secrets: string[] = [
   basicOfUrl,
   bodySecret,
   setCookieSecret,
+  authKeySecret,
 ];
 
 const search = new URLSearchParams({ page: '2', ...querySecrets }).toString();
@@ -114,6 +117,7 @@ afterAll(async () => {
 
 describe.each(transports)('secrets sweep (%s)', (_name, makeTransport) => {
   it('no secret reaches a log line, span, metric or error on any path', async () => {
+    upstream.reset();
     const lines: string[] = [];
     exporter = new InMemorySpanExporter();
     const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
@@ -123,7 +127,7 @@ describe.each(transports)('secrets sweep (%s)', (_name, makeTransport) => {
       tracing: {
         tracerProvider,
         meterProvider,
-        captureRequestHeaders: [...defaultCredentialHeaders, 'accept'],
+        captureRequestHeaders: [...defaultCredentialHeaders, 'x-partner-key', 'accept'],
         captureResponseHeaders: ['set-cookie', 'content-type'],
       },
       totalTimeout: { totalMs: 5_000 },
@@ -131,6 +135,7 @@ describe.each(transports)('secrets sweep (%s)', (_name, makeTransport) => {
       retry: { maxAttempts: 2, backoff: { kind: 'constant', delayMs: 1 } },
       hedge: { delayMs: 1_000 },
       circuitBreaker: { failureThreshold: 5, recoveryTimeoutMs: 60_000 },
+      arriving: { auth: { apiKey: authKeySecret, apiKeyHeader: 'X-Partner-Key' } },
     });
     const client: Client<any> = stack.builder.build({ transport: makeTransport(), logger: recordingLogger(lines) });
     const errors: unknown[] = [];
@@ -179,6 +184,9 @@ describe.each(transports)('secrets sweep (%s)', (_name, makeTransport) => {
       await client.close();
     }
 
+    // auth() and hooks() are in the stack, and auth's key reached the upstream.
+    expect(stack.layers).toEqual(expect.arrayContaining(['hooks', 'cookies', 'auth']));
+    expect(upstream.requests().some((r) => r.headers['x-partner-key'] === authKeySecret)).toBe(true);
     const codes = errors.map((e) => (e as { code: string }).code).sort();
     expect(codes).toEqual(expect.arrayContaining(['ERR_CIRCUIT_OPEN', 'ERR_HTTP', 'ERR_MAX_RETRIES', 'ERR_NETWORK', 'ERR_TIMEOUT']));
     expect(cacheStatuses).toContain('HIT');

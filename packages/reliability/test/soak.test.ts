@@ -41,7 +41,7 @@ describe('chaos soak, short (npm run soak is the long one)', () => {
     ['node-fetch', true],
   ] as const)('%s (https: %s): 1,500 requests at concurrency 64 through every layer settle once, typed; no POST twice; nothing left after close', async (transport, https) => {
     const report = await runSoak({ requests: 1_500, concurrency: 64, transport, https, seed: 11, rates, maxDurationMs: 30_000 });
-    expect(report.layers).toEqual(expect.arrayContaining(['requestId', 'tracing', 'metrics', 'timeout-total', 'cache', 'rateLimit', 'retry', 'hedge', 'circuitBreaker', 'timeout-attempt']));
+    expect(report.layers).toEqual(expect.arrayContaining(['requestId', 'tracing', 'metrics', 'hooks', 'timeout-total', 'cookies', 'cache', 'rateLimit', 'retry', 'hedge', 'circuitBreaker', 'timeout-attempt']));
     if (https) expect(report.layers).toContain('tls');
     expectInvariants(report);
   }, 60_000);
