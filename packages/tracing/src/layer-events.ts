@@ -70,9 +70,17 @@ export class BreakerStates {
     this.#max = max;
   }
 
+  #lastKey: string | undefined = undefined;
+
   /** Stores `state` for `key` and returns the state it replaces, if any. */
   swap(key: string, state: string): string | undefined {
     const previous = this.#states.get(key);
+    // The key seen last is already the most recent: only its state may need writing.
+    if (key === this.#lastKey && previous !== undefined) {
+      if (previous !== state) this.#states.set(key, state);
+      return previous;
+    }
+    this.#lastKey = key;
     if (previous !== undefined) this.#states.delete(key);
     this.#states.set(key, state);
     if (this.#states.size > this.#max) {
@@ -130,17 +138,18 @@ export function recordLayers(
   const rejected = typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'ERR_CIRCUIT_OPEN';
   if (state !== undefined || rejected) {
     const key = str(breaker?.key) ?? String(attributes['server.address'] ?? '');
-    const event: Attributes = { 'shallot.circuit_breaker.key': redactText(key) };
+    // The event's key is redacted only when an event is written (a closed circuit writes none).
+    const event = (): Attributes => ({ 'shallot.circuit_breaker.key': redactText(key) });
     if (state !== undefined) {
       span.setAttribute('shallot.circuit_breaker.state', state);
       const previous = breakers.swap(key, state);
       if (previous !== undefined && previous !== state) {
-        span.addEvent('shallot.circuit_breaker.state_change', { ...event, 'shallot.circuit_breaker.from': previous, 'shallot.circuit_breaker.to': state }, at);
+        span.addEvent('shallot.circuit_breaker.state_change', { ...event(), 'shallot.circuit_breaker.from': previous, 'shallot.circuit_breaker.to': state }, at);
         instruments.breakerTransitions.add(1, { ...attributes, 'shallot.circuit_breaker.state': state });
       }
     }
     if (state === 'open' || rejected) {
-      span.addEvent('shallot.circuit_breaker.open', { ...event, 'shallot.circuit_breaker.rejected': rejected }, at);
+      span.addEvent('shallot.circuit_breaker.open', { ...event(), 'shallot.circuit_breaker.rejected': rejected }, at);
     }
   }
 

@@ -240,15 +240,17 @@ export class RequestTrace {
     recordLayers(ctx, this.#span, error, this.#runtime.breakers, this.#rateLimit, this.#instruments, this.#metricAttributes, end);
     this.#finishSpan(this.#span, response, response === undefined ? (error ?? new Error('request failed')) : undefined, end, sent);
 
-    const attributes: Attributes = { ...this.#metricAttributes };
-    if (response !== undefined) {
-      attributes[attr.statusCode] = response.status;
-      if (sent) attributes[attr.protocolVersion] = protocolVersion(response);
-      if (response.status >= 500 || (this.#runtime.options.markClientErrors && response.status >= 400)) attributes[attr.errorType] = String(response.status);
-    } else {
-      attributes[attr.errorType] = errorType(error);
+    if (this.#instruments.recording) {
+      const attributes: Attributes = { ...this.#metricAttributes };
+      if (response !== undefined) {
+        attributes[attr.statusCode] = response.status;
+        if (sent) attributes[attr.protocolVersion] = protocolVersion(response);
+        if (response.status >= 500 || (this.#runtime.options.markClientErrors && response.status >= 400)) attributes[attr.errorType] = String(response.status);
+      } else {
+        attributes[attr.errorType] = errorType(error);
+      }
+      this.#instruments.duration.record(Math.max(0, end - this.#start) / 1000, attributes);
     }
-    this.#instruments.duration.record(Math.max(0, end - this.#start) / 1000, attributes);
 
     if (!debugEnabled(ctx.log)) return;
     const fields: Record<string, unknown> = {

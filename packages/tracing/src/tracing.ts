@@ -1,4 +1,4 @@
-import { type Context as OtelContext, context, type Span, trace } from '@opentelemetry/api';
+import { type Attributes, type Context as OtelContext, context, type Span, trace } from '@opentelemetry/api';
 import { defineMiddleware, type Middleware, parseOptions } from '@shallot/core';
 import { metricAttributes } from './http-attributes.js';
 import { instrumentSource, scopeName, scopeVersion } from './instruments.js';
@@ -7,6 +7,8 @@ import { BreakerStates } from './layer-events.js';
 import { type TracingOptions, tracingOptionsSchema } from './options.js';
 import { debugEnabled, RequestTrace, type TracingRuntime } from './request-trace.js';
 import { attachTransportHook } from './transport-hook.js';
+
+const noAttributes: Attributes = Object.freeze({});
 
 /** `ctx.trace`: the request's span, for layers and callers that add to it. */
 export interface TraceContext {
@@ -66,13 +68,14 @@ export function tracing(options?: TracingOptions): Middleware<{}, { trace: Trace
         ctx.trace = idleTrace(context.active());
         return next();
       }
-      const attributes = metricAttributes(ctx.request.method, ctx.request.url);
+      // Metric attributes only where a meter records them.
+      const attributes = current.recording ? metricAttributes(ctx.request.method, ctx.request.url) : noAttributes;
       const request = new RequestTrace(runtime, ctx, context.active(), current, attributes);
       const { traceId, spanId } = request.span.spanContext();
       ctx.trace = { span: request.span, traceId, spanId, context: request.context };
       if (debugEnabled(ctx.log)) ctx.log.debug({ traceId, spanId, method: ctx.request.method, url: request.fullUrl }, 'shallot request started');
       const detach = attachTransportHook(ctx, request.hook);
-      current.active.add(1, attributes);
+      if (current.recording) current.active.add(1, attributes);
       try {
         // Inner layers run with the request span active, so spans they (or user hooks) start nest under it.
         const response = await context.with(request.context, next);
@@ -83,7 +86,7 @@ export function tracing(options?: TracingOptions): Middleware<{}, { trace: Trace
         throw error;
       } finally {
         detach();
-        current.active.add(-1, attributes);
+        if (current.recording) current.active.add(-1, attributes);
       }
     },
     { name: 'tracing', options: resolved },
