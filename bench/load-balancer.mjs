@@ -6,7 +6,7 @@
 // The balancer's own cost per request is measured beside the other layers by `npm run bench:layers`.
 //
 //   node bench/load-balancer.mjs [--count=5000] [--concurrency=32] [--warmup=1000] [--rounds=5]
-//     [--delays=1,1,10] [--strategies=round-robin,least-request,p2c-ewma] [--ewma-decay-ms=N] [--no-pin] [--verbose] [--json]
+//     [--delays=1,1,10] [--capacity=N] [--strategies=round-robin,least-request,p2c-ewma] [--ewma-decay-ms=N] [--no-pin] [--verbose] [--json]
 //
 // The backends run in a process of their own pinned to core 1, this client on core 0 (taskset).
 import { spawn, spawnSync } from 'node:child_process';
@@ -17,6 +17,9 @@ import { flag, measure, median } from './loop.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const delays = flag('delays', '1,1,10').split(',').map(Number);
+// Workers per backend: 0 serves every request at once (only the delay); N serves N at a time and
+// queues the rest, as a server with a worker pool does (then a slow backend also backs up).
+const capacity = Number(flag('capacity', '0'));
 
 // --- the backends (child process) ----------------------------------------------------------
 if (process.argv.includes('--backends')) {
@@ -26,12 +29,22 @@ if (process.argv.includes('--backends')) {
     delays.map(
       (delayMs) =>
         new Promise((resolve) => {
-          const server = http.createServer({ keepAlive: true }, (req, res) => {
-            req.resume();
+          let busy = 0;
+          const queue = [];
+          const serve = (res) => {
+            busy++;
             setTimeout(() => {
               res.writeHead(200, headers);
               res.end(body);
+              busy--;
+              const next = queue.shift();
+              if (next !== undefined) serve(next);
             }, delayMs);
+          };
+          const server = http.createServer({ keepAlive: true }, (req, res) => {
+            req.resume();
+            if (capacity > 0 && busy >= capacity) queue.push(res);
+            else serve(res);
           });
           server.keepAliveTimeout = 60_000;
           server.listen(0, '127.0.0.1', () => resolve(server.address().port));
@@ -77,7 +90,7 @@ const watchdog = setTimeout(() => {
 }, 600_000);
 watchdog.unref();
 
-const args = [self, '--backends', `--delays=${delays.join(',')}`];
+const args = [self, '--backends', `--delays=${delays.join(',')}`, `--capacity=${capacity}`];
 const backends = haveTaskset ? spawn('taskset', ['-c', '1', process.execPath, ...args], { stdio: ['pipe', 'pipe', 'inherit'] }) : spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
 const ports = await new Promise((resolve, reject) => {
   let buffer = '';
@@ -135,7 +148,7 @@ const roundRatios = byName['round-robin'] && byName['p2c-ewma'] ? byName['round-
 const [load1, load5] = os.loadavg();
 const lines = [
   `Run ${new Date().toISOString()}: ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}; load average ${fmt(load1)} ${fmt(load5)}; ${haveTaskset ? 'backends taskset -c 1, client taskset -c 0' : 'not pinned'}.`,
-  `Backends: ${delays.map((d) => `${d} ms`).join(', ')}; ewmaDecayMs ${ewmaDecayMs ?? '10000 (default)'}; ${count} GETs per strategy and round at concurrency ${concurrency} (after ${warmup} warm-up requests on a separate client); ${rounds} rounds, order rotated; medians over rounds.`,
+  `Backends: ${delays.map((d) => `${d} ms`).join(', ')}, ${capacity > 0 ? `${capacity} workers each (the rest queue)` : 'every request served at once'}; ewmaDecayMs ${ewmaDecayMs ?? '10000 (default)'}; ${count} GETs per strategy and round at concurrency ${concurrency} (after ${warmup} warm-up requests on a separate client); ${rounds} rounds, order rotated; medians over rounds.`,
   '',
   '| strategy | req/s | p50 ms | p99 ms | share to the slow backend | p99 ms per round | errors |',
   '| --- | ---: | ---: | ---: | ---: | --- | ---: |',
