@@ -1,0 +1,14 @@
+export { type ConfigIssue } from './config-issues.js';
+export { type MiddlewareConfig, type StackConfig, stackConfigSchema, transportConfigSchema, type TransportKind } from './config-schema.js';
+export { stackConfigJsonSchema } from './json-schema.js';
+export { type MiddlewareRegistration, type RegisteredMiddleware, registeredMiddlewares, registerMiddleware } from './registry.js';
+export {
+  isStackConfigError,
+  middlewaresFromConfig,
+  parseStackConfig,
+  type ResolvedStackConfig,
+  StackConfigError,
+  stackFromConfig,
+  type StackFromConfigOptions,
+  transportFromConfig,
+} from './stack-from-config.js';
