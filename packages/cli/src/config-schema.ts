@@ -2,7 +2,7 @@ import { clientOptionsSchema, nodeFetchTransportOptionsSchema, undiciTransportOp
 import { z } from 'zod';
 import { builtinMiddlewares } from './builtins.js';
 import { jsonOnly, objectShape, withLeadingFields } from './json-only.js';
-import { onRegistryChange, registeredMiddlewares, registerMiddleware } from './registry.js';
+import { onRegistryChange, registeredMiddleware, registeredMiddlewares, registerMiddleware } from './registry.js';
 
 function required<T>(value: T | undefined, what: string): T {
   if (value === undefined) throw new Error(`@shallot/cli: ${what} has nothing a JSON file can hold`);
@@ -93,7 +93,8 @@ export interface StackConfig {
   [option: string]: unknown;
 }
 
-for (const registration of builtinMiddlewares) registerMiddleware(registration);
+// Another installed copy of this package may have registered them in the shared registry already.
+for (const registration of builtinMiddlewares) if (registeredMiddleware(registration.name) === undefined) registerMiddleware(registration);
 
 /**
  * The zod schema of a stack config file: `transport`, the client options JSON can hold

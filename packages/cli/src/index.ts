@@ -12,3 +12,5 @@ export {
   type StackFromConfigOptions,
   transportFromConfig,
 } from './stack-from-config.js';
+export { createLayerCounts, type LayerCounts, type LoadProgress, type LoadResult, type LoadRunOptions, percentile, runLoad } from './load-run.js';
+export { main } from './main.js';

@@ -35,8 +35,15 @@ export interface RegisteredMiddleware extends MiddlewareRegistration {
   readonly jsonSchema: z.ZodType;
 }
 
-const registry = new Map<string, RegisteredMiddleware>();
-const listeners = new Set<() => void>();
+// One registry per process, shared by every installed copy of this package: a plugin that
+// imports its own copy registers where the CLI looks.
+interface Shared {
+  readonly registry: Map<string, RegisteredMiddleware>;
+  readonly listeners: Set<() => void>;
+}
+const key = Symbol.for('shallot.cli.registry');
+const shared: Shared = ((globalThis as Record<symbol, Shared | undefined>)[key] ??= { registry: new Map(), listeners: new Set() });
+const { registry, listeners } = shared;
 
 const namePattern = /^[A-Za-z][A-Za-z0-9_-]*$/;
 

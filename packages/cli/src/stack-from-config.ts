@@ -80,6 +80,8 @@ export type StackFromConfigOptions = Pick<ClientOptions, 'logger' | 'clock' | 't
   outer?: readonly Middleware<any, any>[];
   /** Middlewares added inside the configured ones, next to the transport. */
   inner?: readonly Middleware<any, any>[];
+  /** Called with each middleware made from the config and its entry: to subscribe to its events (`onRetry`, `onStateChange`). */
+  onMiddleware?: (middleware: Middleware<any, any>, entry: MiddlewareConfig) => void;
 };
 
 /**
@@ -98,13 +100,16 @@ export type StackFromConfigOptions = Pick<ClientOptions, 'logger' | 'clock' | 't
 export function stackFromConfig(config: StackConfig, options: StackFromConfigOptions = {}): Client<any> {
   const resolved = parseStackConfig(config);
   let builder = compose() as ReturnType<typeof compose>;
-  const layers = [...(options.outer ?? []), ...layersOf(config), ...(options.inner ?? [])];
+  const made = layersOf(config);
+  if (options.onMiddleware !== undefined) made.forEach((m, i) => options.onMiddleware?.(m, (config.middlewares as MiddlewareConfig[])[i] as MiddlewareConfig));
+  const layers = [...(options.outer ?? []), ...made, ...(options.inner ?? [])];
   for (const layer of layers) builder = builder.use(layer as Middleware);
   const { transport: _t, middlewares: _m, plugins: _p, $schema: _s, ...client } = resolved;
+  const { logger, clock } = options;
   return builder.build({
     ...(client as ClientOptions),
     transport: options.transport ?? transportOf(config),
-    ...(options.logger === undefined ? {} : { logger: options.logger }),
-    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    ...(logger === undefined ? {} : { logger }),
+    ...(clock === undefined ? {} : { clock }),
   });
 }
