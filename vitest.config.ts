@@ -12,6 +12,8 @@ const alias = [{ find: /^@shallot\/([a-z-]+)$/, replacement: `${root}packages/$1
 export default defineConfig({
   resolve: { alias },
   test: {
+    // Builds dist/ (a no-op when it is up to date) for the tests that run what users run.
+    globalSetup: ['./vitest.global-setup.ts'],
     projects: [
       ...packages.map((name) => ({
         resolve: { alias },

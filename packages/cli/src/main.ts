@@ -48,12 +48,12 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     .name('shallot')
     .description('A layered HTTP client for Node.js: see each layer work, send requests and load runs through a configured stack.')
     .version(version, '-V, --version')
-    .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({
       writeOut: (text) => void io.stdout.write(text),
       writeErr: (text) => void io.stderr.write(text),
-      outputError: (text, write) => write(output.errColor.red(text)),
+      // One line: commander's message and where to look.
+      outputError: (text, write) => write(`${output.errColor.red(text.trimEnd())} (see shallot --help)\n`),
     });
 
   program
