@@ -62,7 +62,7 @@ const watchdog = setTimeout(() => {
   process.stderr.write('paired.mjs: did not finish in time\n');
   stopUpstream();
   process.exit(3);
-}, 170_000);
+}, 900_000);
 watchdog.unref();
 
 const { Pool, request } = await import('undici');
@@ -90,6 +90,45 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency, maxFree
 variants['node-fetch'] = { label: 'raw node-fetch', run: async () => (await nodeFetch(origin + path, { agent }))[read](), close: async () => agent.destroy() };
 variants['shallot-node-fetch'] = { label: 'shallot nodeFetchTransport', ...shallot([], core.nodeFetchTransport({ maxSockets: concurrency })) };
 if (retry !== undefined) variants.retry = { label: 'shallot + retry()', ...shallot([retry()]) };
+// One variant per layer alone, and the resilient stack on both transports (issue 10).
+const layers = await Promise.all(
+  [
+    ['@shallot/timeout', 'timeout'],
+    ['@shallot/hedge', 'hedge'],
+    ['@shallot/tracing', 'tracing'],
+    ['@shallot/tracing', 'requestId'],
+    ['@shallot/tracing', 'metrics'],
+    ['@shallot/circuit-breaker', 'circuitBreaker'],
+    ['@shallot/rate-limit', 'rateLimit'],
+    ['@shallot/rate-limit', 'concurrencyLimit'],
+  ].map(([pkg, name]) => optionalLayer(pkg, name)),
+);
+const [timeoutLayer, hedgeLayer, tracingLayer, requestIdLayer, metricsLayer, breakerLayer, rateLimitLayer, concurrencyLayer] = layers;
+const layerVariants = {
+  'timeout-total': timeoutLayer && (() => [timeoutLayer({ totalMs: 30_000 })]),
+  'timeout-attempt': timeoutLayer && (() => [timeoutLayer({ attemptMs: 30_000 })]),
+  hedge: hedgeLayer && (() => [hedgeLayer({ delayMs: 1_000 })]),
+  tracing: tracingLayer && (() => [tracingLayer()]),
+  'request-id': requestIdLayer && (() => [requestIdLayer()]),
+  metrics: metricsLayer && (() => [metricsLayer()]),
+  breaker: breakerLayer && (() => [breakerLayer()]),
+  'rate-limit': rateLimitLayer && (() => [rateLimitLayer({ limit: 1_000_000_000, intervalMs: 1_000 })]),
+  concurrency: concurrencyLayer && (() => [concurrencyLayer({ max: 1_000 })]),
+};
+for (const [name, make] of Object.entries(layerVariants)) if (make) variants[name] = { label: `shallot + ${name}`, ...shallot(make()) };
+const resilient = () => [
+  requestIdLayer(),
+  metricsLayer(),
+  timeoutLayer({ totalMs: 30_000 }),
+  retry({ maxAttempts: 3 }),
+  breakerLayer({ failureThreshold: 5, recoveryTimeoutMs: 30_000 }),
+  rateLimitLayer({ limit: 1_000_000_000, intervalMs: 1_000 }),
+  timeoutLayer({ attemptMs: 10_000 }),
+];
+if (layers.every((l) => l !== undefined) && retry !== undefined) {
+  variants.resilient = { label: 'resilient stack (undici)', ...shallot(resilient()) };
+  variants['resilient-nf'] = { label: 'resilient stack (node-fetch)', ...shallot(resilient(), core.nodeFetchTransport({ maxSockets: concurrency })) };
+}
 
 // [A, B, target for B/A, how the target reads]
 const comparisons = [
@@ -99,17 +138,21 @@ const comparisons = [
   ['bare', 'mw10', undefined, undefined],
   ['bare', 'retry', 0.95, '>= 0.95 (issue 3)'],
   ['node-fetch', 'shallot-node-fetch', 0.95, '>= 0.95 (issue 2)'],
+  ...Object.keys(layerVariants).map((name) => ['bare', name, undefined, undefined]),
+  ['undici', 'resilient', 0.6, '>= 0.60 (issue 10)'],
+  ['node-fetch', 'resilient-nf', undefined, undefined],
 ];
 const skipped = [];
 
 const blockOf = (v) => measure(variants[v].run, { concurrency, count: block, maxMs: blockMs, record: false });
-for (const name of Object.keys(variants)) await blockOf(name); // warm every variant's JIT and sockets
+const involved = new Set(comparisons.filter(([a, b]) => only === 'all' || only.split(',').includes(`${a}:${b}`)).flat().filter((v) => typeof v === 'string' && variants[v] !== undefined));
+for (const name of involved) await blockOf(name); // warm every variant's JIT and sockets
 
 const out = [];
 for (const [a, b, target, targetText] of comparisons) {
   if (only !== 'all' && !only.split(',').includes(`${a}:${b}`)) continue;
   if (variants[a] === undefined || variants[b] === undefined) {
-    skipped.push(`${b} vs ${a}: skipped: @shallot/retry not built`);
+    skipped.push(`${b} vs ${a}: skipped: a package it needs is not built`);
     continue;
   }
   const ratios = [];

@@ -24,6 +24,65 @@ async function shallot({ origin, sockets }, { transport = 'undici', middlewares 
   };
 }
 
+/**
+ * One row per layer alone (its cost over the empty stack is its CPU µs/request minus the
+ * `shallot-undici` row's), then the resilient stack a user writes, on both transports.
+ */
+function layerRows() {
+  const layer = (name, label, pkg, exportName, make) => ({
+    name,
+    label,
+    requires: [pkg, exportName],
+    async create(env) {
+      const factory = await optionalLayer(pkg, exportName);
+      return shallot(env, { middlewares: await make(factory) });
+    },
+  });
+  // requestId, metrics, timeout({totalMs}), retry, circuitBreaker, rateLimit (far from its limit), timeout({attemptMs})
+  const resilient = async () => {
+    const [{ requestId, metrics }, { timeout }, { retry }, { circuitBreaker }, { rateLimit }] = await Promise.all([
+      import('@shallot/tracing'),
+      import('@shallot/timeout'),
+      import('@shallot/retry'),
+      import('@shallot/circuit-breaker'),
+      import('@shallot/rate-limit'),
+    ]);
+    return [
+      requestId(),
+      metrics(),
+      timeout({ totalMs: 30_000 }),
+      retry({ maxAttempts: 3 }),
+      circuitBreaker({ failureThreshold: 5, recoveryTimeoutMs: 30_000 }),
+      rateLimit({ limit: 1_000_000_000, intervalMs: 1_000 }),
+      timeout({ attemptMs: 10_000 }),
+    ];
+  };
+  return [
+    layer('layer-timeout-total', 'shallot + `timeout({ totalMs })`', '@shallot/timeout', 'timeout', (t) => [t({ totalMs: 30_000 })]),
+    layer('layer-timeout-attempt', 'shallot + `timeout({ attemptMs })`', '@shallot/timeout', 'timeout', (t) => [t({ attemptMs: 30_000 })]),
+    layer('layer-hedge', 'shallot + `hedge({ delayMs: 1000 })` (never fires)', '@shallot/hedge', 'hedge', (h) => [h({ delayMs: 1_000 })]),
+    layer('layer-tracing', 'shallot + `tracing()` (no SDK)', '@shallot/tracing', 'tracing', (t) => [t()]),
+    layer('layer-request-id', 'shallot + `requestId()`', '@shallot/tracing', 'requestId', (r) => [r()]),
+    layer('layer-metrics', 'shallot + `metrics()`', '@shallot/tracing', 'metrics', (m) => [m()]),
+    layer('layer-retry', 'shallot + `retry()`', '@shallot/retry', 'retry', (r) => [r()]),
+    layer('layer-breaker', 'shallot + `circuitBreaker()` (closed)', '@shallot/circuit-breaker', 'circuitBreaker', (c) => [c()]),
+    layer('layer-rate-limit', 'shallot + `rateLimit()` (far from its limit)', '@shallot/rate-limit', 'rateLimit', (r) => [r({ limit: 1_000_000_000, intervalMs: 1_000 })]),
+    layer('layer-concurrency', 'shallot + `concurrencyLimit({ max: 1000 })`', '@shallot/rate-limit', 'concurrencyLimit', (c) => [c({ max: 1_000 })]),
+    {
+      name: 'shallot-resilient',
+      label: 'resilient stack: requestId, metrics, timeout total, retry, breaker, rateLimit, timeout attempt (undici)',
+      requires: ['@shallot/rate-limit', 'rateLimit'],
+      create: async (env) => shallot(env, { middlewares: await resilient() }),
+    },
+    {
+      name: 'shallot-resilient-nf',
+      label: 'the same resilient stack on nodeFetchTransport',
+      requires: ['@shallot/rate-limit', 'rateLimit'],
+      create: async (env) => shallot(env, { transport: 'node-fetch', middlewares: await resilient() }),
+    },
+  ];
+}
+
 /** Resolves the optional layer `name` exported by `pkg`, or undefined when it is not built yet. */
 export async function optionalLayer(pkg, name) {
   try {
@@ -134,6 +193,7 @@ export const rows = [
       return shallot(env, { middlewares: [retry()] });
     },
   },
+  ...layerRows(),
   {
     name: 'shallot-cache-hit',
     label: 'shallot + `cache()`, HIT (max-age=600)',

@@ -10,7 +10,7 @@ export const defaultIsFailure: IsFailure = (_ctx, outcome) => {
 
 /** True when the call ended because the caller aborted it (not because a deadline passed). */
 export function callerAborted(ctx: BaseContext, error: unknown): boolean {
-  if (!ctx.signal.aborted || isTimeoutError(error)) return false;
+  if (!ctx.aborted || isTimeoutError(error)) return false;
   return !isTimeoutError(ctx.signal.reason);
 }
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { type BodySource, RequestBody } from './body.js';
 import { type Clock, realClock } from './clock.js';
-import { type BaseContext, type CacheMode, type Context, createContext, type RedirectMode, type TransportHook } from './context.js';
+import { type BaseContext, type CacheMode, type Context, createContext, type RedirectMode, scopeOf, type TransportHook } from './context.js';
 import { withTimeout } from './deadline.js';
 import { ClientClosedError, HttpError } from './errors.js';
 import { type Logger, silentLogger } from './logger.js';
@@ -285,9 +285,16 @@ function buildClient<P extends object>(middlewares: readonly Middleware<any, any
 
   // One async step per call: the onion's promise, then the throwHttpErrors check.
   async function dispatch(ctx: Context<P>, timeoutMs: number | undefined, throwHttpErrors: boolean): Promise<Response> {
-    const response = await (timeoutMs === undefined ? run(ctx, terminal) : withTimeout(ctx, timeoutMs, 'total', () => run(ctx, terminal)));
-    if (throwHttpErrors && response.status >= 400) throw new HttpError(response, { request: ctx.request });
-    return response;
+    const root = scopeOf(ctx);
+    try {
+      const response = await (timeoutMs === undefined ? run(ctx, terminal) : withTimeout(ctx, timeoutMs, 'total', () => run(ctx, terminal)));
+      if (throwHttpErrors && response.status >= 400) throw new HttpError(response, { request: ctx.request });
+      return response;
+    } finally {
+      // A signal some layer made from the caller's is unlinked from it: nothing stays on a
+      // long-lived caller signal once the call is over.
+      if (!root.inert) root.end();
+    }
   }
 
   function start(method: string, input: string | URL, init: RequestOptions): Context<P> {

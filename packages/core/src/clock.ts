@@ -1,4 +1,4 @@
-import { abortReason, neverAbortSignal } from './signals.js';
+import { abortReason, neverAbortSignal, watchSignal } from './signals.js';
 
 /**
  * Time as shallot's layers see it. Every layer reads time and sleeps through `ctx.clock`, so a
@@ -20,29 +20,44 @@ export interface Clock {
 }
 
 
-/** The wall clock: `performance` time and Node's timers. */
+// Node's timers take at most 2^31 - 1 ms; a longer one fires after 1 ms. Longer waits are chained.
+const maxTimerMs = 2 ** 31 - 1;
+
+/** A Node timer for any duration: waits longer than Node's limit run as a chain of timers. */
+function longTimeout(ms: number, callback: () => void, unref: boolean): () => void {
+  let timer: NodeJS.Timeout;
+  const start = (left: number): void => {
+    timer = left > maxTimerMs ? setTimeout(() => start(left - maxTimerMs), maxTimerMs) : setTimeout(callback, Math.max(0, left));
+    if (unref) timer.unref();
+  };
+  start(ms);
+  return () => clearTimeout(timer);
+}
+
+/** The wall clock: `performance` time and Node's timers (chained past Node's 24.8-day limit). */
 export const realClock: Clock = {
   now: () => performance.timeOrigin + performance.now(),
   sleep(ms, signal) {
     if (signal === undefined || signal === neverAbortSignal) {
-      return new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, ms)));
+      return new Promise<void>((resolve) => longTimeout(ms, resolve, false));
     }
     if (signal.aborted) return Promise.reject(abortReason(signal));
     return new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => {
-        clearTimeout(timer);
-        reject(abortReason(signal as AbortSignal));
-      };
-      const timer = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, Math.max(0, ms));
-      signal?.addEventListener('abort', onAbort, { once: true });
+      const stopWatching = watchSignal(signal, () => {
+        cancel();
+        reject(abortReason(signal));
+      });
+      const cancel = longTimeout(
+        ms,
+        () => {
+          stopWatching();
+          resolve();
+        },
+        false,
+      );
     });
   },
   setTimer(ms, callback) {
-    const timer = setTimeout(callback, Math.max(0, ms));
-    timer.unref();
-    return () => clearTimeout(timer);
+    return longTimeout(ms, callback, true);
   },
 };

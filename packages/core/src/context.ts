@@ -2,6 +2,7 @@ import type { RequestBody } from './body.js';
 import { type Clock, realClock } from './clock.js';
 import { defaultCredentialHeaderSet } from './credentials.js';
 import type { Logger } from './logger.js';
+import { AbortScope, type AbortSubscription, rootScope } from './abort-scope.js';
 import { neverAbortSignal } from './signals.js';
 import type { TlsOptions } from './tls-options.js';
 
@@ -46,12 +47,27 @@ export interface BaseContext {
   readonly id: string;
   /** The request; layers may change it before calling `next()`. */
   request: ShallotRequest;
-  /** Aborts when the caller aborts or a deadline passes; the transport honours it. */
+  /**
+   * Aborts when the caller aborts or a deadline passes; the transport honours it. Made on first
+   * read (an `AbortController`): on a hot path prefer `aborted` and `onAbort()`. Assigning a
+   * signal makes it the one the request aborts with.
+   */
   signal: AbortSignal;
   /** The absolute time (per `clock.now()`) by which the call must finish, or `undefined`. */
   deadline: number | undefined;
   /** Milliseconds left before the deadline (never negative), or `Infinity` when there is none. */
   remainingMs(): number;
+  /**
+   * True once the caller aborted or a deadline passed: the cheap way to ask, where reading
+   * `signal` would make an `AbortSignal`.
+   */
+  readonly aborted: boolean;
+  /**
+   * Calls `listener` with the reason when the request is aborted or a deadline passes (at once
+   * if that already happened), without making an `AbortSignal`. Dispose the subscription when
+   * the work it guards is done.
+   */
+  onAbort(listener: (reason: unknown) => void): AbortSubscription;
   /** The 1-based attempt number; retry layers set it. */
   attempt: number;
   /** Time source for every layer; swap in a virtual clock in tests. */
@@ -192,11 +208,11 @@ export interface ContextInit {
   credentialHeaders?: ReadonlySet<string> | undefined;
 }
 
+const scopeKey = Symbol('shallot.abortScope');
+
 class ShallotContext implements BaseContext {
   readonly id: string;
   request: ShallotRequest;
-  signal: AbortSignal;
-  deadline: number | undefined;
   attempt = 1;
   clock: Clock;
   tls: TlsOptions | undefined;
@@ -207,22 +223,82 @@ class ShallotContext implements BaseContext {
   transportHooks: TransportHook[] | undefined = undefined;
   credentialHeaders: ReadonlySet<string>;
   redirectHooks: RedirectHook[] | undefined = undefined;
+  [scopeKey]: AbortScope;
 
-  constructor(init: ContextInit, id: string, parent: BaseContext | undefined) {
+  constructor(init: ContextInit, id: string, parent: BaseContext | undefined, scope?: AbortScope) {
     this.id = id;
     this.request = init.request;
-    this.signal = init.signal ?? neverAbortSignal;
-    this.deadline = init.deadline;
     this.clock = init.clock ?? realClock;
     this.tls = init.tls;
     this.timeouts = init.timeouts ?? {};
     this.log = init.log;
     this.credentialHeaders = init.credentialHeaders ?? defaultCredentialHeaderSet;
     this.parent = parent;
+    const signal = init.signal === neverAbortSignal ? undefined : init.signal;
+    this[scopeKey] =
+      scope ?? (signal === undefined && init.deadline === undefined ? rootScope : new AbortScope({ source: signal, deadline: init.deadline }));
+  }
+
+  get signal(): AbortSignal {
+    return this[scopeKey].signal;
+  }
+
+  set signal(signal: AbortSignal) {
+    // A scope's own signal assigned back restores that scope (a layer restoring what it saved).
+    this[scopeKey] = AbortScope.ownerOf(signal) ?? new AbortScope({ source: signal, deadline: this[scopeKey].deadline });
+  }
+
+  get deadline(): number | undefined {
+    return this[scopeKey].deadline;
+  }
+
+  set deadline(deadline: number | undefined) {
+    this[scopeKey] = new AbortScope({ parent: this[scopeKey], deadline });
+  }
+
+  get aborted(): boolean {
+    return this[scopeKey].aborted;
+  }
+
+  onAbort(listener: (reason: unknown) => void): AbortSubscription {
+    return this[scopeKey].onAbort(listener);
   }
 
   remainingMs(): number {
-    return this.deadline === undefined ? Infinity : Math.max(0, this.deadline - this.clock.now());
+    const deadline = this[scopeKey].deadline;
+    return deadline === undefined ? Infinity : Math.max(0, deadline - this.clock.now());
+  }
+}
+
+/** The abort scope a context is in now (the transport subscribes to it for each send). */
+export function scopeOf(ctx: BaseContext): AbortScope {
+  return (ctx as ShallotContext)[scopeKey] ?? rootScope;
+}
+
+/**
+ * Opens an abortable scope inside the context's current one (a timeout's, a hedge's): until it
+ * is closed, everything the context starts aborts when it does. `deadline`, when sooner than the
+ * current one, becomes `ctx.deadline` inside it.
+ */
+export function openScope(ctx: BaseContext, deadline?: number): AbortScope {
+  const outer = scopeOf(ctx);
+  const scope = new AbortScope({ parent: outer, abortable: true, deadline: deadline ?? outer.deadline });
+  (ctx as ShallotContext)[scopeKey] = scope;
+  return scope;
+}
+
+/**
+ * Closes a scope opened with {@link openScope}: the context returns to the scope outside it. A
+ * scope already left (an outer layer gave up on the call and moved on) leaves the context alone.
+ */
+export function closeScope(ctx: BaseContext, scope: AbortScope): void {
+  scope.end();
+  const holder = ctx as ShallotContext;
+  for (let current: AbortScope | undefined = holder[scopeKey]; current !== undefined; current = current.parent) {
+    if (current === scope) {
+      holder[scopeKey] = scope.parent ?? rootScope;
+      return;
+    }
   }
 }
 
@@ -241,6 +317,11 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 export interface ForkOptions {
   /** A signal that aborts this fork alone (the parent's signal still aborts it too). */
   signal?: AbortSignal;
+  /**
+   * Fork from outside this scope (one the forking layer opened with `openScope`): the fork is
+   * not aborted when that scope is. A hedge forks its copies from outside its first copy's scope.
+   */
+  outside?: AbortScope;
 }
 
 /**
@@ -253,12 +334,11 @@ export interface ForkOptions {
  * const response = await next(fork(ctx, { signal: controller.signal }));
  */
 export function fork<C extends BaseContext>(ctx: C, options: ForkOptions = {}): C {
-  const signal = options.signal === undefined ? ctx.signal : AbortSignal.any([ctx.signal, options.signal]);
+  const base = options.outside?.parent ?? scopeOf(ctx);
+  const scope = options.signal === undefined ? base : new AbortScope({ parent: base, source: options.signal });
   const copy = new ShallotContext(
     {
       request: { ...ctx.request, url: new URL(ctx.request.url.href), headers: new Headers(ctx.request.headers) },
-      signal,
-      deadline: ctx.deadline,
       clock: ctx.clock,
       tls: ctx.tls,
       timeouts: { ...ctx.timeouts },
@@ -267,6 +347,7 @@ export function fork<C extends BaseContext>(ctx: C, options: ForkOptions = {}): 
     },
     ctx.id,
     ctx,
+    scope,
   );
   copy.attempt = ctx.attempt;
   copy.tlsFor = ctx.tlsFor;

@@ -1,56 +1,50 @@
-import type { BaseContext } from './context.js';
+import { type BaseContext, closeScope, openScope, scopeOf } from './context.js';
+import { expireAfter } from './deadline-queue.js';
 import { TimeoutError, type TimeoutKind } from './errors.js';
 
 /**
- * Runs `run` under a time bound: sets `ctx.deadline` (kept when an outer deadline is sooner)
- * and a `ctx.signal` that aborts with a {@link TimeoutError} of `kind` when the bound passes,
- * and rejects with that error at the bound even if an inner layer ignores the signal. Both are
- * restored when `run` settles, so a bound set around one attempt does not leak into the next.
- * The bound covers the call until the response (headers) is returned; body reads are bounded
- * by the transport's read timeout.
+ * Runs `run` under a time bound: inside it `ctx.deadline` is the bound (kept when an outer
+ * deadline is sooner) and the request aborts with a {@link TimeoutError} of `kind` when the
+ * bound passes; the returned promise rejects with that error at the bound even if an inner layer
+ * ignores the abort. The bound covers the call until the response (headers) is returned; body
+ * reads are bounded by the transport's read timeout.
+ *
+ * It costs no timer, signal or listener of its own on the success path: the deadline is a number
+ * and an entry in a timer shared by every deadline of the same duration (see `expireAfter`);
+ * the transport aborts the request through the context's abort scope, and an `AbortSignal` is
+ * made only if some layer reads `ctx.signal`.
  */
 export function withTimeout(ctx: BaseContext, ms: number, kind: TimeoutKind, run: () => Promise<Response>): Promise<Response> {
   const clock = ctx.clock;
+  const outer = scopeOf(ctx);
   const deadline = clock.now() + ms;
-  const outerSignal = ctx.signal;
-  const outerDeadline = ctx.deadline;
-  if (outerSignal.aborted) return run();
-  if (outerDeadline !== undefined && outerDeadline <= deadline) return run();
+  if (outer.aborted || (outer.deadline !== undefined && outer.deadline <= deadline)) return run();
 
-  const timer = new AbortController();
-  let cancel: () => void = () => {};
-  const expired = new Promise<never>((_, reject) => {
-    cancel = clock.setTimer(ms, () => {
+  const scope = openScope(ctx, deadline);
+  return new Promise<Response>((resolve, reject) => {
+    const expiry = expireAfter(clock, ms, () => {
       const error = new TimeoutError(kind, ms, { request: ctx.request });
-      timer.abort(error);
+      scope.abort(error);
+      closeScope(ctx, scope);
       reject(error);
     });
+    let pending: Promise<Response>;
+    try {
+      pending = run();
+    } catch (error) {
+      pending = Promise.reject(error);
+    }
+    pending.then(
+      (response) => {
+        expiry.cancel();
+        closeScope(ctx, scope);
+        resolve(response);
+      },
+      (error: unknown) => {
+        expiry.cancel();
+        closeScope(ctx, scope);
+        reject(error);
+      },
+    );
   });
-  ctx.signal = AbortSignal.any([outerSignal, timer.signal]);
-  ctx.deadline = deadline;
-  let pending: Promise<Response>;
-  try {
-    pending = run();
-  } catch (error) {
-    pending = Promise.reject(error);
-  }
-  const restore = (): void => {
-    cancel();
-    ctx.signal = outerSignal;
-    ctx.deadline = outerDeadline;
-  };
-  // The inner call may still settle after the bound has rejected; its outcome is then moot.
-  pending.catch(() => {});
-  expired.catch(() => {});
-  return Promise.race([pending, expired]).then(
-    (response) => {
-      restore();
-      return response;
-    },
-    (error: unknown) => {
-      restore();
-      if (timer.signal.aborted && !outerSignal.aborted) throw timer.signal.reason;
-      throw error;
-    },
-  );
 }

@@ -13,9 +13,15 @@ export {
   type SearchParamValue,
 } from './client.js';
 export { realClock, type Clock } from './clock.js';
+export { AbortScope, rootScope, type AbortScopeInit, type AbortSubscription } from './abort-scope.js';
+export { DeadlineLane, expireAfter, Expiry } from './deadline-queue.js';
+export { TransportSignal, transportSignal } from './transport-signal.js';
 export {
   addRedirectHook,
   addTransportHook,
+  closeScope,
+  openScope,
+  scopeOf,
   createContext,
   fork,
   nextContextId,
@@ -79,7 +85,7 @@ export {
 } from './node-fetch-transport.js';
 export { formatIssues, formatValue, parseOptions } from './parse-options.js';
 export { isNullBodyStatus, LazyResponse, streamSource, type LazyResponseInit, type ResponseSource } from './response.js';
-export { abortReason, neverAbortSignal, untilAborted } from './signals.js';
+export { abortReason, neverAbortSignal, signalWatchers, untilAborted, watchSignal } from './signals.js';
 export { tlsKey, type TlsOptions } from './tls-options.js';
 export { isPathOnly, pathOnlyBase, toTransportError, type Transport, type TransportStats } from './transport.js';
 export { redirectStatuses } from './redirect.js';

@@ -6,16 +6,15 @@ import type { Duplex } from 'node:stream';
 import type { Readable } from 'node:stream';
 import type { RequestInit as NodeFetchInit, Response as NodeFetchResponse } from 'node-fetch';
 import { z } from 'zod';
-import type { BaseContext } from './context.js';
+import { type BaseContext, scopeOf } from './context.js';
 import { ClientClosedError, isShallotError } from './errors.js';
 import { parseOptions } from './parse-options.js';
 import { isNullBodyStatus, LazyResponse } from './response.js';
-import { abortReason, neverAbortSignal } from './signals.js';
 import { firstHop, hopTls, nextHop, redirectStatuses, runRedirectHooks } from './redirect.js';
 import { tlsKey, type TlsOptions } from './tls-options.js';
+import { transportSignal } from './transport-signal.js';
 import {
   assertSendable,
-  headersTimer,
   idleGuard,
   NodeStreamSource,
   poolOptionsShape,
@@ -202,13 +201,13 @@ export function nodeFetchTransport(options: NodeFetchTransportOptions = {}): Tra
 
   async function send(ctx: BaseContext): Promise<Response> {
     if (closed) throw new ClientClosedError({ request: ctx.request });
-    if (ctx.signal.aborted) throw abortReason(ctx.signal);
+    const scope = scopeOf(ctx);
+    if (scope.aborted) throw scope.reason;
     const request = ctx.request;
     const connectMs = ctx.timeouts.connectMs ?? resolved.connectTimeoutMs;
     const readMs = ctx.timeouts.readMs;
-    const timer = headersTimer(ctx);
     // node-fetch keeps reading the body under this signal, so the caller's abort still reaches it.
-    const signal = (timer.signal === neverAbortSignal ? undefined : timer.signal) as NodeFetchInit['signal'];
+    const signal = transportSignal(scope, ctx, readMs);
     let hop = firstHop(request);
     try {
       for (let redirects = 0; ; redirects++) {
@@ -232,10 +231,10 @@ export function nodeFetchTransport(options: NodeFetchTransportOptions = {}): Tra
             // Redirects are followed here, as the undici transport does, so both behave alike.
             redirect: 'manual',
             compress: resolved.compress,
-            signal,
+            signal: signal as unknown as NodeFetchInit['signal'],
           });
         } catch (error) {
-          throw toTransportError(url.protocol === 'https:' ? identityError(error, hopTls(ctx, url), url) : error, ctx, timer.signal);
+          throw toTransportError(url.protocol === 'https:' ? identityError(error, hopTls(ctx, url), url) : error, ctx, signal);
         }
         const status = response.status;
         const location = redirectStatuses.has(status) && request.redirect !== 'manual' ? response.headers.get('location') : null;
@@ -258,7 +257,7 @@ export function nodeFetchTransport(options: NodeFetchTransportOptions = {}): Tra
         if (ctx.redirectHooks !== undefined) await runRedirectHooks(ctx, { status, from: url, responseHeaders: toHeaders(response), to: hop });
       }
     } finally {
-      timer.done();
+      signal?.headersDone();
     }
   }
 

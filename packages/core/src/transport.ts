@@ -1,9 +1,9 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { z } from 'zod';
-import type { BaseContext } from './context.js';
+import { type BaseContext, scopeOf } from './context.js';
 import { isShallotError, NetworkError, ShallotError, TimeoutError } from './errors.js';
 import type { ResponseSource } from './response.js';
-import { abortReason, neverAbortSignal } from './signals.js';
+import { expireAfter } from './deadline-queue.js';
 
 /**
  * The core dispatcher at the centre of the onion: sends one attempt over a pooled connection
@@ -73,8 +73,9 @@ function codeOf(error: unknown): string | undefined {
  * error found in the cause chain as it is (a pinning failure), `TimeoutError` for connect and
  * read timeouts, and `NetworkError` with the original as `cause` for the rest.
  */
-export function toTransportError(error: unknown, ctx: BaseContext, signal: AbortSignal = ctx.signal): unknown {
-  if (signal.aborted) return abortReason(signal);
+export function toTransportError(error: unknown, ctx: BaseContext, signal?: { readonly aborted: boolean; readonly reason: unknown }): unknown {
+  if (signal?.aborted === true) return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
+  if (ctx.aborted) return scopeOf(ctx).reason;
   const own = findShallotError(error);
   if (own !== undefined) return own;
   const code = codeOf(error);
@@ -115,44 +116,28 @@ export function assertSendable(url: URL, ctx: BaseContext, transport: string): v
 }
 
 /**
- * The read timeout's first half: a signal that aborts with a `TimeoutError` of kind `read` when
- * the response headers have not arrived within `ctx.timeouts.readMs`, or when `ctx.signal`
- * aborts. Call `done()` once the headers are in. Without a read timeout it hands back the
- * context's own signal.
- */
-export function headersTimer(ctx: BaseContext): { signal: AbortSignal; done: () => void } {
-  const readMs = ctx.timeouts.readMs;
-  if (readMs === undefined) return { signal: ctx.signal, done: () => {} };
-  const timer = new AbortController();
-  const done = ctx.clock.setTimer(readMs, () => timer.abort(new TimeoutError('read', readMs, { request: ctx.request })));
-  // AbortSignal.any holds its sources weakly: nothing is left on a long-lived caller signal.
-  const signal = ctx.signal === neverAbortSignal ? timer.signal : AbortSignal.any([ctx.signal, timer.signal]);
-  return { signal, done };
-}
-
-/**
  * The read timeout's second half: passes a body through, failing it with a `TimeoutError` of
  * kind `read` when no byte arrives for `readMs`.
  */
 export function idleGuard(body: Readable, readMs: number, ctx: BaseContext): Readable {
   const out = new PassThrough();
-  let cancel = (): void => {};
-  const arm = (): void => {
-    cancel();
-    cancel = ctx.clock.setTimer(readMs, () => {
-      const error = new TimeoutError('read', readMs, { request: ctx.request });
-      body.destroy(error);
-      out.destroy(error);
-    });
+  const expire = (): void => {
+    const error = new TimeoutError('read', readMs, { request: ctx.request });
+    body.destroy(error);
+    out.destroy(error);
   };
-  arm();
-  body.on('data', arm);
-  body.once('end', () => cancel());
+  let expiry = expireAfter(ctx.clock, readMs, expire);
+  const cancel = (): void => expiry.cancel();
+  body.on('data', () => {
+    expiry.cancel();
+    expiry = expireAfter(ctx.clock, readMs, expire);
+  });
+  body.once('end', cancel);
   body.once('error', (error) => {
     cancel();
     out.destroy(error);
   });
-  out.once('close', () => cancel());
+  out.once('close', cancel);
   body.pipe(out);
   return out;
 }

@@ -2,16 +2,15 @@ import type { TLSSocket } from 'node:tls';
 import { buildConnector, Pool, type Dispatcher } from 'undici';
 import { z } from 'zod';
 import type { BodyPayload } from './body.js';
-import type { BaseContext } from './context.js';
+import { type BaseContext, scopeOf } from './context.js';
 import { ClientClosedError } from './errors.js';
 import { parseOptions } from './parse-options.js';
 import { isNullBodyStatus, LazyResponse } from './response.js';
-import { abortReason, neverAbortSignal } from './signals.js';
 import { firstHop, hopTls, nextHop, redirectStatuses, runRedirectHooks } from './redirect.js';
 import { tlsKey, type TlsOptions } from './tls-options.js';
+import { transportSignal } from './transport-signal.js';
 import {
   assertSendable,
-  headersTimer,
   idleGuard,
   NodeStreamSource,
   poolOptionsShape,
@@ -152,13 +151,14 @@ export function undiciTransport(options: UndiciTransportOptions = {}): Transport
 
   async function send(ctx: BaseContext): Promise<Response> {
     if (closed) throw new ClientClosedError({ request: ctx.request });
-    if (ctx.signal.aborted) throw abortReason(ctx.signal);
+    const scope = scopeOf(ctx);
+    if (scope.aborted) throw scope.reason;
     const request = ctx.request;
     const readMs = ctx.timeouts.readMs;
     const connectMs = ctx.timeouts.connectMs ?? resolved.connectTimeoutMs;
-    // undici's own headers/body timeouts tick at about half a second; ours follow ctx.clock.
-    const timer = headersTimer(ctx);
-    const signal = timer.signal === neverAbortSignal ? undefined : timer.signal;
+    // One small object stands for the abort signal: the scope (caller, deadlines) and the read
+    // timeout on the headers fire it; undici listens to it until the body is done.
+    const signal = transportSignal(scope, ctx, readMs);
     let hop = firstHop(request);
     try {
       for (let redirects = 0; ; redirects++) {
@@ -172,10 +172,10 @@ export function undiciTransport(options: UndiciTransportOptions = {}): Transport
             method: hop.method as Dispatcher.HttpMethod,
             headers: flattenHeaders(hop.headers, payload),
             body: payload?.data ?? null,
-            signal,
+            signal: signal as unknown as AbortSignal | undefined,
           });
         } catch (error) {
-          throw toTransportError(error, ctx, timer.signal);
+          throw toTransportError(error, ctx, signal);
         }
         const status = data.statusCode;
         const location = redirectStatuses.has(status) && request.redirect !== 'manual' ? firstHeader(data.headers, 'location') : undefined;
@@ -199,7 +199,7 @@ export function undiciTransport(options: UndiciTransportOptions = {}): Transport
         if (ctx.redirectHooks !== undefined) await runRedirectHooks(ctx, { status, from, responseHeaders: toHeaders(data.headers), to: hop });
       }
     } finally {
-      timer.done();
+      signal?.headersDone();
     }
   }
 

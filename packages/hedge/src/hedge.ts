@@ -1,9 +1,14 @@
 import {
+  type AbortScope,
   type BaseContext,
+  closeScope,
   type Context,
   createContext,
   defineMiddleware,
+  expireAfter,
+  type Expiry,
   fork,
+  openScope,
   type Middleware,
   type Next,
   parseOptions,
@@ -24,7 +29,6 @@ export interface HedgeContext {
 }
 
 const idempotent = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-const noop = (): void => {};
 
 let baseKeys: ReadonlySet<string> | undefined;
 // The fields every context has; anything else on a winning copy is a middleware's key.
@@ -38,6 +42,25 @@ function contextFields(): ReadonlySet<string> {
     ),
   );
   return baseKeys;
+}
+
+// The middleware keys of a fresh copy, to tell later which ones its inner layers changed.
+const noop = (): void => {};
+
+function snapshot(copy: BaseContext): Map<string, unknown> {
+  const keys = new Map<string, unknown>();
+  for (const key of Object.keys(copy)) keys.set(key, (copy as unknown as Record<string, unknown>)[key]);
+  return keys;
+}
+
+// Keys the inner layers set on a winning copy become the request's own.
+function adoptKeys(ctx: BaseContext, copy: BaseContext, forked: Map<string, unknown>): void {
+  const fields = contextFields();
+  const target = ctx as unknown as Record<string, unknown>;
+  for (const key of Object.keys(copy)) {
+    const value = (copy as unknown as Record<string, unknown>)[key];
+    if (!fields.has(key) && key !== 'hedge' && value !== forked.get(key)) target[key] = value;
+  }
 }
 
 function hedgeable(ctx: BaseContext): boolean {
@@ -85,34 +108,34 @@ export function hedge(options: HedgeOptions): Middleware<{}, { hedge: HedgeConte
 
   function race(ctx: Context<{ hedge?: HedgeContext }>, next: Next, state: HedgeContext, host: string, delay: number): Promise<Response> {
     const clock = ctx.clock;
+    // The first copy runs on the request's own context, in a scope the hedge can abort: no
+    // fork, timer or controller is made unless the delay expires before it answers.
+    const primary = openScope(ctx);
     return new Promise<Response>((resolve, reject) => {
-      const controllers: AbortController[] = [];
+      const scopes: AbortScope[] = [primary];
       let settled = false;
       let pending = 0;
       let firstError: unknown;
       let failed = false;
-      let cancelTimer = noop;
+      let expiry: Expiry | undefined;
 
       const finish = (winner: number): void => {
         settled = true;
-        cancelTimer();
-        const reason = new DOMException('hedge: another copy answered first', 'AbortError');
-        controllers.forEach((controller, i) => {
-          if (i !== winner) controller.abort(reason);
-        });
+        expiry?.cancel();
+        if (winner !== 0 || scopes.length > 1) {
+          const reason = new DOMException('hedge: another copy answered first', 'AbortError');
+          scopes.forEach((scope, i) => {
+            if (i !== winner) scope.abort(reason);
+          });
+        }
+        closeScope(ctx, primary);
       };
 
-      const launch = (): void => {
-        const index = controllers.length;
-        const controller = new AbortController();
-        controllers.push(controller);
-        const copy = fork(ctx, { signal: controller.signal });
-        const forked = new Map<string, unknown>();
-        for (const key of Object.keys(copy)) forked.set(key, (copy as unknown as Record<string, unknown>)[key]);
+      const run = (index: number, target: Context<{ hedge?: HedgeContext }>): void => {
         const started = clock.now();
         pending++;
-        state.copies = controllers.length;
-        next(copy).then(
+        const forked = index === 0 ? undefined : snapshot(target);
+        next(index === 0 ? undefined : target).then(
           (response) => {
             pending--;
             if (settled) {
@@ -122,13 +145,7 @@ export function hedge(options: HedgeOptions): Middleware<{}, { hedge: HedgeConte
             finish(index);
             latencies.record(host, clock.now() - started);
             state.winner = index;
-            // Keys the inner layers set on the winning copy become the request's own.
-            const fields = contextFields();
-            const target = ctx as unknown as Record<string, unknown>;
-            for (const key of Object.keys(copy)) {
-              const value = (copy as unknown as Record<string, unknown>)[key];
-              if (!fields.has(key) && key !== 'hedge' && value !== forked.get(key)) target[key] = value;
-            }
+            if (forked !== undefined) adoptKeys(ctx, target, forked);
             resolve(response);
           },
           (error: unknown) => {
@@ -147,19 +164,22 @@ export function hedge(options: HedgeOptions): Middleware<{}, { hedge: HedgeConte
         );
       };
 
-      const schedule = (): void => {
-        cancelTimer = clock.setTimer(delay, () => {
-          if (settled || ctx.signal.aborted) return;
-          if (!load.tryWithdraw()) return;
-          state.hedged = true;
-          ctx.log.debug({ copy: controllers.length, delayMs: delay }, 'hedge: sending a copy');
-          launch();
-          if (controllers.length <= maxHedges) schedule();
-        });
+      const onDelay = (): void => {
+        expiry = undefined;
+        if (settled || primary.aborted) return;
+        if (!load.tryWithdraw()) return;
+        state.hedged = true;
+        ctx.log.debug({ copy: scopes.length, delayMs: delay }, 'hedge: sending a copy');
+        // The copy is forked from outside the first copy's scope, so aborting one spares the other.
+        const copy = fork(ctx, { outside: primary });
+        scopes.push(openScope(copy));
+        state.copies = scopes.length;
+        run(scopes.length - 1, copy);
+        if (scopes.length <= maxHedges) expiry = expireAfter(clock, delay, onDelay);
       };
 
-      launch();
-      schedule();
+      run(0, ctx);
+      if (!settled) expiry = expireAfter(clock, delay, onDelay);
     });
   }
 
@@ -167,7 +187,7 @@ export function hedge(options: HedgeOptions): Middleware<{}, { hedge: HedgeConte
     function hedge(ctx, next) {
       const state: HedgeContext = { hedged: false, winner: 0, copies: 1 };
       ctx.hedge = state;
-      if (!hedgeable(ctx) || ctx.signal.aborted) return next();
+      if (!hedgeable(ctx) || ctx.aborted) return next();
       load.deposit();
       const host = ctx.request.url.host;
       const delay = delayFor(host);

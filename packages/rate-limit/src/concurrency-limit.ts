@@ -29,8 +29,7 @@ export function concurrencyLimit(options: ConcurrencyLimitOptions): Middleware {
     async function concurrencyLimit(ctx, next) {
       const key = keyOf(ctx);
       if (key === undefined) return next();
-      const signal = ctx.signal;
-      if (signal.aborted) throw abortReason(signal);
+      if (ctx.aborted) throw abortReason(ctx.signal);
       let bulkhead = bulkheads.get(key);
       if (bulkhead === undefined) {
         bulkhead = new BulkheadPolicy(max, queue);
@@ -39,9 +38,12 @@ export function concurrencyLimit(options: ConcurrencyLimitOptions): Middleware {
       if (bulkhead.executionSlots === 0 && bulkhead.queueSlots === 0) {
         throw new RateLimitExceededError(key, 'concurrency', 0, { request: ctx.request });
       }
+      // A free slot runs at once: no signal is needed (and none is made).
+      if (bulkhead.executionSlots > 0) return bulkhead.execute(() => next()).finally(() => release(key, bulkhead));
+      const signal = ctx.signal;
       const running = bulkhead.execute(() => next(), signal);
       const settled = running.finally(() => release(key, bulkhead));
-      if (bulkhead.executionSlots > 0 || signal === neverAbortSignal) return settled;
+      if (signal === neverAbortSignal) return settled;
       // cockatiel leaves an aborted caller in its queue until a slot frees (then cancels it);
       // the caller should not wait that long.
       return untilAborted(settled, signal);

@@ -87,7 +87,7 @@ export function retry(options: RetryOptions = {}): RetryMiddleware {
     const canRetryMethod = eligible(ctx);
     for (let attempt = 1; ; attempt++) {
       // Outcome of `attempt`: decide.
-      if (ctx.signal.aborted) {
+      if (ctx.aborted) {
         if (failed) throw error;
         return response as Response;
       }
@@ -152,7 +152,7 @@ export function retry(options: RetryOptions = {}): RetryMiddleware {
       try {
         // Rejects at once with the signal's reason (the caller's abort, a total timeout).
         if (delayMs > 0) await ctx.clock.sleep(delayMs, ctx.signal);
-        else if (ctx.signal.aborted) throw abortReason(ctx.signal);
+        else if (ctx.aborted) throw abortReason(ctx.signal);
       } finally {
         stopDraining();
       }

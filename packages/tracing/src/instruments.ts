@@ -1,4 +1,4 @@
-import { type Counter, type Histogram, type MeterProvider, metrics, type UpDownCounter } from '@opentelemetry/api';
+import { type Counter, createNoopMeter, type Histogram, type MeterProvider, metrics, type UpDownCounter } from '@opentelemetry/api';
 import { durationBuckets } from './http-attributes.js';
 
 /** The instrumentation scope: the package's name and version. */
@@ -24,11 +24,16 @@ export interface Instruments {
   readonly limiterWaits: Counter;
   /** `shallot.client.rate_limit.wait.duration` (s): how long they waited. */
   readonly limiterWaitDuration: Histogram;
+  /** False when the provider is the API's no-op one: nothing recorded goes anywhere. */
+  readonly recording: boolean;
 }
+
+const NoopMeter = createNoopMeter().constructor;
 
 function create(provider: MeterProvider): Instruments {
   const meter = provider.getMeter(scopeName, scopeVersion);
   return {
+    recording: !(meter instanceof NoopMeter),
     duration: meter.createHistogram('http.client.request.duration', {
       description: 'Duration of HTTP client requests.',
       unit: 's',

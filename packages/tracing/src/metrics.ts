@@ -98,9 +98,13 @@ export function metrics(options?: MetricsOptions): MetricsMiddleware {
     key === 'host' ? (ctx) => ctx.request.url.host : key === 'origin' ? (ctx) => ctx.request.url.origin : (ctx) => redactText(String(key(ctx)));
   let hosts = new Map<string, HostRecord>();
   let since: number | undefined;
+  // The record touched last is already the most recently used: no Map work for a run of one host.
+  let lastName: string | undefined;
+  let lastRecord: HostRecord | undefined;
 
   /** The record of `name`, made most recently used; the least recently used idle record goes past `maxHosts`. */
   const touch = (name: string): HostRecord => {
+    if (name === lastName && lastRecord !== undefined) return lastRecord;
     let record = hosts.get(name);
     if (record !== undefined) hosts.delete(name);
     else record = new HostRecord();
@@ -113,7 +117,15 @@ export function metrics(options?: MetricsOptions): MetricsMiddleware {
         }
       }
     }
+    lastName = name;
+    lastRecord = record;
     return record;
+  };
+
+  // One hook for every request: it counts each attempt under the attempt's own key.
+  const countAttempt: TransportHook = (attemptCtx, send) => {
+    touch(keyOf(attemptCtx)).attempts++;
+    return send();
   };
 
   const handler = defineMiddleware(
@@ -122,11 +134,7 @@ export function metrics(options?: MetricsOptions): MetricsMiddleware {
       const start = ctx.clock.now();
       since ??= start;
       touch(name).inFlight++;
-      const hook: TransportHook = (_attemptCtx, send) => {
-        (hosts.get(name) ?? touch(name)).attempts++;
-        return send();
-      };
-      const detach = attachTransportHook(ctx, hook);
+      const detach = attachTransportHook(ctx, countAttempt);
       let response: Response | undefined;
       let failure: unknown;
       try {
@@ -178,6 +186,8 @@ export function metrics(options?: MetricsOptions): MetricsMiddleware {
     }
     hosts = kept;
     since = undefined;
+    lastName = undefined;
+    lastRecord = undefined;
   };
 
   Object.defineProperties(handler, {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { addTransportHook, defineMiddleware, type Middleware, parseOptions } from '@shallot/core';
+import { addTransportHook, type Context, defineMiddleware, type Middleware, parseOptions, silentLogger, type TransportHook } from '@shallot/core';
 import { type RequestIdOptions, requestIdOptionsSchema } from './options.js';
 
 /** `ctx.requestId`: the id sent in the request-id header. */
@@ -23,6 +23,12 @@ export function requestId(options?: RequestIdOptions): Middleware<{}, RequestIdC
   const resolved = parseOptions(requestIdOptionsSchema, options, 'requestId');
   const header = resolved.header;
   const generate = resolved.generate ?? (() => randomUUID());
+  // A layer inside may rebuild the headers of an attempt; one hook for every request puts the id back.
+  const restoreId: TransportHook = (attemptCtx, send) => {
+    const id = (attemptCtx as Context<Partial<RequestIdContext>>).requestId;
+    if (id !== undefined && !attemptCtx.request.headers.has(header)) attemptCtx.request.headers.set(header, id);
+    return send();
+  };
 
   return defineMiddleware<{}, RequestIdContext>(
     async function requestId(ctx, next) {
@@ -30,12 +36,8 @@ export function requestId(options?: RequestIdOptions): Middleware<{}, RequestIdC
         const id = ctx.request.headers.get(header) ?? String(generate(ctx));
         ctx.requestId = id;
         ctx.request.headers.set(header, id);
-        if (typeof ctx.log.child === 'function') ctx.log = ctx.log.child({ requestId: id });
-        // A layer inside may rebuild the headers of an attempt; put the id back on each one.
-        addTransportHook(ctx, (attemptCtx, send) => {
-          if (!attemptCtx.request.headers.has(header)) attemptCtx.request.headers.set(header, id);
-          return send();
-        });
+        if (ctx.log !== silentLogger && typeof ctx.log.child === 'function') ctx.log = ctx.log.child({ requestId: id });
+        addTransportHook(ctx, restoreId);
       } else if (!ctx.request.headers.has(header)) {
         ctx.request.headers.set(header, ctx.requestId);
       }

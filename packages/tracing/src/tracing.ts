@@ -2,6 +2,7 @@ import { type Context as OtelContext, context, type Span, trace } from '@opentel
 import { defineMiddleware, type Middleware, parseOptions } from '@shallot/core';
 import { metricAttributes } from './http-attributes.js';
 import { instrumentSource, scopeName, scopeVersion } from './instruments.js';
+import { idleTrace, recordingProbe } from './recording-probe.js';
 import { BreakerStates } from './layer-events.js';
 import { type TracingOptions, tracingOptionsSchema } from './options.js';
 import { debugEnabled, RequestTrace, type TracingRuntime } from './request-trace.js';
@@ -54,10 +55,17 @@ export function tracing(options?: TracingOptions): Middleware<{}, { trace: Trace
     breakers: new BreakerStates(),
   };
   const instruments = instrumentSource(resolved.meterProvider);
+  const recording = recordingProbe(resolved.tracerProvider, resolved.propagator);
 
   return defineMiddleware<{}, { trace: TraceContext }>(
     async function tracing(ctx, next) {
       const current = instruments();
+      if (!current.recording && !recording() && !debugEnabled(ctx.log)) {
+        // No SDK, no meter, no propagator, no debug log: nothing would be recorded, sent or
+        // logged, so nothing is built.
+        ctx.trace = idleTrace(context.active());
+        return next();
+      }
       const attributes = metricAttributes(ctx.request.method, ctx.request.url);
       const request = new RequestTrace(runtime, ctx, context.active(), current, attributes);
       const { traceId, spanId } = request.span.spanContext();
