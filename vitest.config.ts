@@ -28,7 +28,8 @@ export default defineConfig({
       })),
       {
         resolve: { alias },
-        test: { name: 'docs', root: `${root}docs`, include: ['**/*.test.ts'], environment: 'node', testTimeout: 15_000 },
+        // The plain-JavaScript runs of the samples are child processes: two at a time on two cores.
+        test: { name: 'docs', root: `${root}docs`, include: ['**/*.test.ts'], environment: 'node', testTimeout: 30_000, maxConcurrency: 2 },
       },
       // Any other test file in the repository (an acceptance suite, say) runs too.
       {

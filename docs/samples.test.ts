@@ -1,27 +1,70 @@
-// Runs every ```ts code block of every guide in docs/ (blocks fenced as ```ts no-run are skipped).
+// Runs every ```ts code block of every guide in docs/ and of the README (blocks fenced as
+// ```ts no-run are skipped), twice:
+// - as TypeScript, imported by vitest (packages resolved to their sources);
+// - as plain JavaScript on this Node.js (the lowest supported is 20): the types are stripped with
+//   TypeScript's transpileModule, keeping every syntax as written (target ESNext, so an
+//   `await using` stays and fails on Node 20, as it would for a reader), and the result runs with
+//   `node` in a child process against the built packages (dist/, as `npm install` leaves them).
 // Each block is a complete module: it imports shallot by package name and stands up its own
 // upstream with createTestServer(), so what the guide shows is what this test executes.
+import { execFile } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { describe, it } from 'vitest';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
 
 const dir = fileURLToPath(new URL('.', import.meta.url));
+const root = fileURLToPath(new URL('..', import.meta.url));
 const out = `${dir}.samples/`;
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 
-for (const file of readdirSync(dir).filter((f) => f.endsWith('.md')).sort()) {
-  const text = readFileSync(`${dir}${file}`, 'utf8');
+/** Strips the types of a sample, nothing else. */
+function toJavaScript(code: string, fileName: string): string {
+  const result = ts.transpileModule(code, {
+    fileName,
+    reportDiagnostics: true,
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ESNext, verbatimModuleSyntax: false, sourceMap: false },
+  });
+  const problems = (result.diagnostics ?? []).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+  if (problems.length > 0) throw new Error(`${fileName}: ${problems.join('; ')}`);
+  return result.outputText;
+}
+
+function runNode(path: string): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [path], { cwd: root, timeout: 20_000, env: { ...process.env, NODE_OPTIONS: '' } }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, output: `${stdout}${stderr}` });
+    });
+  });
+}
+
+const sources = [
+  ...readdirSync(dir)
+    .filter((f) => f.endsWith('.md'))
+    .sort()
+    .map((f) => ({ label: f, path: `${dir}${f}`, stem: f.replace(/\.md$/, '') })),
+  { label: 'README.md (root)', path: `${root}README.md`, stem: 'root-readme' },
+];
+
+for (const source of sources) {
+  const text = readFileSync(source.path, 'utf8');
   const blocks = [...text.matchAll(/^```ts( no-run)?\n([\s\S]*?)^```$/gm)];
   if (blocks.every((block) => block[1] !== undefined)) continue;
-  describe(file, () => {
+  describe(source.label, () => {
     blocks.forEach((block, index) => {
       if (block[1] !== undefined) return;
       const line = text.slice(0, block.index).split('\n').length;
-      const path = `${out}${file.replace(/\.md$/, '')}-${index + 1}.ts`;
-      writeFileSync(path, `${block[2]}\nexport {};\n`);
-      it(`sample ${index + 1} (line ${line})`, async () => {
-        await import(/* @vite-ignore */ path);
+      const base = `${out}${source.stem}-${index + 1}`;
+      const code = `${block[2]}\nexport {};\n`;
+      writeFileSync(`${base}.ts`, code);
+      it(`sample ${index + 1} (line ${line}) as TypeScript`, async () => {
+        await import(/* @vite-ignore */ `${base}.ts`);
+      });
+      it.concurrent(`sample ${index + 1} (line ${line}) as JavaScript on Node.js ${process.versions.node}`, async () => {
+        writeFileSync(`${base}.mjs`, toJavaScript(code, `${source.stem}-${index + 1}.ts`));
+        const result = await runNode(`${base}.mjs`);
+        expect(result.code, result.output).toBe(0);
       });
     });
   });
