@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
 const packages = readdirSync(`${root}packages`).filter((name) => existsSync(`${root}packages/${name}/test`));
+const examples = existsSync(`${root}examples`) ? readdirSync(`${root}examples`).filter((name) => existsSync(`${root}examples/${name}/test`)) : [];
 
 // Tests import every package by its npm name; this resolves those names to the TypeScript
 // sources, so `npm test` needs no build step and always runs the code in the work tree.
@@ -26,6 +27,10 @@ export default defineConfig({
           hookTimeout: 15_000,
         },
       })),
+      ...examples.map((name) => ({
+        resolve: { alias },
+        test: { name: `examples/${name}`, root: `${root}examples/${name}`, include: ['test/**/*.test.ts'], environment: 'node', testTimeout: 15_000, hookTimeout: 15_000 },
+      })),
       {
         resolve: { alias },
         // The plain-JavaScript runs of the samples are child processes: two at a time on two cores.
@@ -38,7 +43,7 @@ export default defineConfig({
           name: 'workspace',
           root,
           include: ['**/*.{test,spec}.?(c|m)[jt]s'],
-          exclude: ['**/node_modules/**', '**/dist/**', 'packages/**', 'docs/**', 'bench/**'],
+          exclude: ['**/node_modules/**', '**/dist/**', 'packages/**', 'docs/**', 'bench/**', 'examples/**'],
           environment: 'node',
           testTimeout: 15_000,
           hookTimeout: 15_000,

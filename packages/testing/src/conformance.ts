@@ -170,7 +170,7 @@ const settle = (ms: number): Promise<void> => new Promise((resolve) => setTimeou
  * await runMiddlewareConformance(retry, { invalidOptions: [{ maxAttempts: 0 }] });
  * await runMiddlewareConformance(rateLimit, { options: { limit: 1_000, intervalMs: 1_000 } });
  */
-export async function runMiddlewareConformance<O>(factory: (options?: O) => Middleware<any, any>, options: ConformanceOptions<O> = {}): Promise<ConformanceReport> {
+export async function runMiddlewareConformance<O>(factory: (options: O) => Middleware<any, any>, options: ConformanceOptions<O> = {}): Promise<ConformanceReport> {
   const settleWithinMs = options.settleWithinMs ?? 3_000;
   const skip = options.skip ?? {};
   const checks: ConformanceCheck[] = [];
@@ -182,7 +182,7 @@ export async function runMiddlewareConformance<O>(factory: (options?: O) => Midd
     .route('/hang', { action: 'hang' });
   const env: ConformanceEnv = { url: server.url };
   const input = typeof options.options === 'function' ? (options.options as (env: ConformanceEnv) => O)(env) : options.options;
-  const make = (): Middleware<any, any> => (input === undefined ? factory() : factory(input));
+  const make = (): Middleware<any, any> => factory(input as O);
   let name = factory.name || 'middleware';
 
   let probe: Harness | undefined;
