@@ -175,7 +175,7 @@ function rows(schema, docs, prefix = '', docPrefix = '') {
     else if (variants && variants.every((v) => v.type === 'object' && v.properties)) {
       for (const v of variants) {
         const kind = v.properties.kind?.const;
-        const { kind: _kind, ...properties } = v.properties;
+        const properties = Object.fromEntries(Object.entries(v.properties).filter(([k]) => k !== 'kind'));
         out.push(...rows({ ...v, properties: kind === undefined ? v.properties : properties }, docs, `${prefix}${name}${kind === undefined ? '' : `{kind: ${json(kind)}}`}.`, `${docPrefix}${name}.`));
       }
     }
@@ -232,7 +232,7 @@ for (const [kind, schema] of [
 ]) {
   const loc = await locate(schema, '@shallot/core');
   const option = toJson(cli.transportConfigSchema).anyOf[1].oneOf.find((o) => o.properties.kind.const === kind);
-  const { kind: _kind, ...properties } = option.properties;
+  const properties = Object.fromEntries(Object.entries(option.properties).filter(([k]) => k !== 'kind'));
   lines.push(`### \`{ "kind": "${kind}" }\``, '', ...header, ...rows({ ...option, properties }, fieldDocs(loc.dir, loc.exportName)), '');
 }
 
