@@ -9,19 +9,22 @@ function required<T>(value: T | undefined, what: string): T {
   return value;
 }
 
-const transportKinds = {
+/** The names `transport` takes. */
+export type TransportKind = 'undici' | 'node-fetch';
+
+const transportKinds: Record<TransportKind, z.ZodType> = {
   undici: undiciTransportOptionsSchema,
   'node-fetch': nodeFetchTransportOptionsSchema,
-} as const;
+};
 
-/** The names `transport` takes. */
-export type TransportKind = keyof typeof transportKinds;
+/** `transport` as a config file writes it. */
+export type TransportConfig = TransportKind | ({ kind: TransportKind } & Record<string, unknown>);
 
 /**
  * `transport`: a name (`"undici"`, the default, or `"node-fetch"`), or `{ "kind": name, ...options }`
  * with the transport's options (`maxSockets`, `keepAliveMs`, `connectTimeoutMs`...).
  */
-export const transportConfigSchema = z.union([
+export const transportConfigSchema: z.ZodType<TransportConfig> = z.union([
   z.enum(['undici', 'node-fetch']),
   z.discriminatedUnion(
     'kind',
@@ -29,7 +32,7 @@ export const transportConfigSchema = z.union([
       required(withLeadingFields(required(jsonOnly(schema), `${kind}'s options`), { kind: z.literal(kind) }), kind),
     ) as [z.ZodObject, ...z.ZodObject[]],
   ),
-]);
+]) as unknown as z.ZodType<TransportConfig>;
 
 // The client options of `build()` that JSON can hold; the transport is configured above.
 const clientShape = (() => {
@@ -75,7 +78,7 @@ export interface StackConfig {
   /** Modules the CLI imports first, so that the middlewares they register can be used. */
   plugins?: string[] | undefined;
   /** `"undici"` (default), `"node-fetch"`, or `{ "kind": ..., ...transport options }`. @default 'undici' */
-  transport?: TransportKind | ({ kind: TransportKind } & Record<string, unknown>) | undefined;
+  transport?: TransportConfig | undefined;
   /** Prefix for relative URLs. */
   baseUrl?: string | undefined;
   /** Headers sent with every request. */

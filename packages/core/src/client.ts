@@ -1,55 +1,30 @@
 import { z } from 'zod';
-import { type BodySource, RequestBody } from './body.js';
+import { RequestBody } from './body.js';
 import { type Clock, realClock } from './clock.js';
 import { type BaseContext, type CacheMode, type Context, createContext, type RedirectMode, scopeOf, type TransportHook } from './context.js';
+import {
+  applySearchParams,
+  checkMethod,
+  checkRequestHeaders,
+  checkRequestOptions,
+  type HeadersInput,
+  type RequestOptions,
+  resolveUrl,
+  toHeaders,
+} from './request-options.js';
 import { withTimeout } from './deadline.js';
-import { ClientClosedError, HttpError } from './errors.js';
+import { ClientClosedError } from './errors.js';
+import { httpErrorWithBody } from './http-error-body.js';
+import { LazyResponse, type ShallotResponse, withSchemaJson } from './response.js';
 import { type Logger, silentLogger } from './logger.js';
 import { credentialHeaderSet } from './credentials.js';
+import { redactingLogger } from './redacting-logger.js';
 import { createRunner, flattenLayers, type Middleware, middlewareName, type Terminal } from './middleware.js';
 import { parseOptions } from './parse-options.js';
 import { abortReason, neverAbortSignal } from './signals.js';
-import type { TlsOptions } from './tls-options.js';
-import { pathOnlyBase, type Transport } from './transport.js';
+import type { Transport } from './transport.js';
 import { moveUrlCredentials } from './url-credentials.js';
 import { undiciTransport } from './undici-transport.js';
-
-/** Headers as a caller may give them. */
-export type HeadersInput = Headers | Record<string, string | readonly string[] | undefined> | Iterable<readonly [string, string]>;
-
-/** A query value; arrays repeat the key, `undefined` and `null` are skipped. */
-export type SearchParamValue = string | number | boolean | null | undefined | readonly (string | number | boolean)[];
-
-/** Query parameters as a caller may give them; they are set on the URL's own query. */
-export type SearchParamsInput = string | URLSearchParams | Record<string, SearchParamValue> | readonly (readonly [string, string])[];
-
-/** Per-request options: fetch's `RequestInit` plus shallot's own. */
-export interface RequestOptions {
-  /** The method. @default 'GET' (or the method of `request()` and the verb helpers) */
-  method?: string;
-  /** Request headers, merged over the client's. */
-  headers?: HeadersInput;
-  /** The body; a stream is sent once and never re-sent. */
-  body?: BodySource | null;
-  /** A JSON body: serialised, with `content-type: application/json` unless one is set. */
-  json?: unknown;
-  /** Query parameters set on the URL. */
-  searchParams?: SearchParamsInput;
-  /** Aborts the request and everything underneath it; rejects with the signal's reason. */
-  signal?: AbortSignal | null;
-  /** Bound on this whole call (a `total` timeout), on top of any timeout layer. */
-  timeoutMs?: number;
-  /** Turn 4xx/5xx responses into `HttpError`. @default the client's setting */
-  throwHttpErrors?: boolean;
-  /** fetch's cache mode, read by the cache layer. @default 'default' */
-  cache?: CacheMode;
-  /** What the transport does with redirects. @default 'follow' */
-  redirect?: RedirectMode;
-  /** TLS settings for this request (a `tls()` layer sets them for every request). */
-  tls?: TlsOptions;
-  /** Follow a redirect from https to http. @default the client's setting (false) */
-  allowInsecureRedirect?: boolean;
-}
 
 const schemaOf = <T>(check: (value: unknown) => boolean, message: string) => z.custom<T>(check, { message });
 const isObject = (value: unknown): boolean => typeof value === 'object' && value !== null;
@@ -78,6 +53,8 @@ export const clientOptionsSchema = z.strictObject({
    * origin, partitioned by caches, redacted in logs and errors.
    */
   credentialHeaders: z.array(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'expected a header name')).optional(),
+  /** Bound on every decoded response body, in bytes (`ResponseTooLargeError` past it); a request's own wins. */
+  maxResponseBytes: z.number().int().positive().optional(),
 });
 
 /** What users pass to `build()`. */
@@ -95,25 +72,25 @@ export interface LayerDescription {
 
 /** A response with the context it was made under. */
 export interface Exchange<P extends object> {
-  readonly response: Response;
+  readonly response: ShallotResponse;
   readonly context: Context<P>;
 }
 
 /** An HTTP client: the onion built by `compose()`. */
 export interface Client<P extends object = {}> extends AsyncDisposable {
   /** fetch's signature: a URL (absolute, or relative to `baseUrl`) or a `Request`. */
-  fetch(input: string | URL | Request, init?: RequestOptions): Promise<Response>;
+  fetch(input: string | URL | Request, init?: RequestOptions): Promise<ShallotResponse>;
   /** Sends `method` to `url`. */
-  request(method: string, url: string | URL, init?: RequestOptions): Promise<Response>;
+  request(method: string, url: string | URL, init?: RequestOptions): Promise<ShallotResponse>;
   /** Like `request`, and also hands back the context, typed with every layer's key. */
   exchange(method: string, url: string | URL, init?: RequestOptions): Promise<Exchange<P>>;
-  get(url: string | URL, init?: RequestOptions): Promise<Response>;
-  head(url: string | URL, init?: RequestOptions): Promise<Response>;
-  options(url: string | URL, init?: RequestOptions): Promise<Response>;
-  delete(url: string | URL, init?: RequestOptions): Promise<Response>;
-  post(url: string | URL, init?: RequestOptions): Promise<Response>;
-  put(url: string | URL, init?: RequestOptions): Promise<Response>;
-  patch(url: string | URL, init?: RequestOptions): Promise<Response>;
+  get(url: string | URL, init?: RequestOptions): Promise<ShallotResponse>;
+  head(url: string | URL, init?: RequestOptions): Promise<ShallotResponse>;
+  options(url: string | URL, init?: RequestOptions): Promise<ShallotResponse>;
+  delete(url: string | URL, init?: RequestOptions): Promise<ShallotResponse>;
+  post(url: string | URL, init?: RequestOptions): Promise<ShallotResponse>;
+  put(url: string | URL, init?: RequestOptions): Promise<ShallotResponse>;
+  patch(url: string | URL, init?: RequestOptions): Promise<ShallotResponse>;
   /** The layers, outermost first, then the transport, with their resolved options. */
   describe(): LayerDescription[];
   /** The transport at the centre. */
@@ -176,56 +153,6 @@ export function compose(): Builder<{}> {
   return builder<{}>([]);
 }
 
-function toHeaders(input: HeadersInput | undefined): Headers {
-  if (input === undefined) return new Headers();
-  if (input instanceof Headers) return new Headers(input);
-  if (Symbol.iterator in input) return new Headers([...(input as Iterable<readonly [string, string]>)].map(([k, v]) => [k, v]));
-  const headers = new Headers();
-  const record = input as Record<string, string | readonly string[] | undefined>;
-  for (const name in record) {
-    const value = record[name];
-    if (value === undefined) continue;
-    if (typeof value === 'string') headers.set(name, value);
-    else for (const item of value) headers.append(name, item);
-  }
-  return headers;
-}
-
-function applySearchParams(url: URL, input: SearchParamsInput): void {
-  if (typeof input === 'string' || input instanceof URLSearchParams || Array.isArray(input)) {
-    const params = new URLSearchParams(input as string | URLSearchParams | [string, string][]);
-    const names = new Set(params.keys());
-    for (const name of names) url.searchParams.delete(name);
-    params.forEach((value, name) => url.searchParams.append(name, value));
-    return;
-  }
-  const record = input as Record<string, SearchParamValue>;
-  for (const name in record) {
-    const value = record[name];
-    if (value === undefined || value === null) continue;
-    url.searchParams.delete(name);
-    if (Array.isArray(value)) for (const item of value) url.searchParams.append(name, String(item));
-    else url.searchParams.append(name, String(value));
-  }
-}
-
-function resolveUrl(input: string | URL, base: URL | undefined): URL {
-  if (input instanceof URL) return new URL(input.href);
-  if (base === undefined) {
-    // A bare path is kept for a layer that chooses the endpoint (a load balancer); the transport
-    // refuses it if none did.
-    if (input.startsWith('/') && !input.startsWith('//')) return new URL(input, pathOnlyBase);
-    try {
-      return new URL(input);
-    } catch {
-      throw new TypeError(`invalid URL ${JSON.stringify(input)}: give an absolute URL or a path, or set baseUrl`);
-    }
-  }
-  if (/^[a-z][a-z0-9+.-]*:/i.test(input)) return new URL(input);
-  // A path is appended to the base's path, as ky's prefixUrl and axios's baseURL do.
-  return new URL(input.replace(/^\/+/, ''), base);
-}
-
 function runTransportHooks(ctx: BaseContext, hooks: readonly TransportHook[], send: (ctx: BaseContext) => Promise<Response>): Promise<Response> {
   const step = (i: number): Promise<Response> => {
     const hook = hooks[i];
@@ -248,35 +175,45 @@ function buildClient<P extends object>(middlewares: readonly Middleware<any, any
   const send = (ctx: BaseContext): Promise<Response> => transport.send(ctx);
   const terminal: Terminal = (ctx) => (ctx.transportHooks === undefined ? send(ctx) : runTransportHooks(ctx, ctx.transportHooks, send));
   const clock = resolved.clock ?? realClock;
-  const log = resolved.logger ?? silentLogger;
+  // Every line the layers log goes through redaction: no secret reaches a plain logger.
+  const log = resolved.logger === undefined ? silentLogger : redactingLogger(resolved.logger);
   const defaultHeaders = resolved.headers === undefined ? undefined : toHeaders(resolved.headers);
   const base = resolved.baseUrl === undefined ? undefined : new URL(String(resolved.baseUrl).replace(/\/*$/, '/'));
   const credentialHeaders = credentialHeaderSet(resolved.credentialHeaders);
   let closed = false;
 
   function makeContext(method: string, input: string | URL, init: RequestOptions): Context<P> {
+    checkRequestOptions(init);
+    const verb = checkMethod(method);
     const url = resolveUrl(input, base);
     if (init.searchParams !== undefined) applySearchParams(url, init.searchParams);
     const headers = toHeaders(init.headers);
+    if (init.headers !== undefined) checkRequestHeaders(headers);
     if (defaultHeaders !== undefined) {
       defaultHeaders.forEach((value, name) => {
         if (!headers.has(name)) headers.set(name, value);
       });
     }
     let body: RequestBody | null = null;
-    if (init.json !== undefined) body = RequestBody.json(init.json);
+    if (init.json !== undefined) {
+      body = RequestBody.json(init.json);
+      if (!headers.has('accept')) headers.set('accept', 'application/json');
+    }
     else if (init.body !== undefined && init.body !== null) body = RequestBody.from(init.body);
     if (body?.contentType !== undefined && !headers.has('content-type')) headers.set('content-type', body.contentType);
     moveUrlCredentials(url, headers);
     const ctx = createContext({
       request: {
-        method: method.toUpperCase(),
+        method: verb,
         url,
         headers,
         body,
         cache: init.cache ?? 'default',
         redirect: init.redirect ?? 'follow',
         allowInsecureRedirect: init.allowInsecureRedirect ?? resolved.allowInsecureRedirect,
+        maxResponseBytes: init.maxResponseBytes ?? resolved.maxResponseBytes,
+        onUploadProgress: init.onUploadProgress,
+        onDownloadProgress: init.onDownloadProgress,
       },
       signal: init.signal ?? neverAbortSignal,
       clock,
@@ -288,12 +225,12 @@ function buildClient<P extends object>(middlewares: readonly Middleware<any, any
   }
 
   // One async step per call: the onion's promise, then the throwHttpErrors check.
-  async function dispatch(ctx: Context<P>, timeoutMs: number | undefined, throwHttpErrors: boolean): Promise<Response> {
+  async function dispatch(ctx: Context<P>, timeoutMs: number | undefined, throwHttpErrors: boolean): Promise<ShallotResponse> {
     const root = scopeOf(ctx);
     try {
       const response = await (timeoutMs === undefined ? run(ctx, terminal) : withTimeout(ctx, timeoutMs, 'total', () => run(ctx, terminal)));
-      if (throwHttpErrors && response.status >= 400) throw new HttpError(response, { request: ctx.request });
-      return response;
+      if (throwHttpErrors && response.status >= 400) throw await httpErrorWithBody(response, ctx.request);
+      return (response instanceof LazyResponse ? response : withSchemaJson(response)) as ShallotResponse;
     } finally {
       // A signal some layer made from the caller's is unlinked from it: nothing stays on a
       // long-lived caller signal once the call is over.
@@ -308,7 +245,7 @@ function buildClient<P extends object>(middlewares: readonly Middleware<any, any
     return makeContext(method, input, init);
   }
 
-  function request(method: string, input: string | URL, init: RequestOptions = {}): Promise<Response> {
+  function request(method: string, input: string | URL, init: RequestOptions = {}): Promise<ShallotResponse> {
     try {
       const ctx = start(method, input, init);
       return dispatch(ctx, init.timeoutMs ?? resolved.timeoutMs, init.throwHttpErrors ?? resolved.throwHttpErrors);
@@ -323,7 +260,7 @@ function buildClient<P extends object>(middlewares: readonly Middleware<any, any
     return { response, context: ctx };
   }
 
-  async function fetchLike(input: string | URL | Request, init: RequestOptions = {}): Promise<Response> {
+  async function fetchLike(input: string | URL | Request, init: RequestOptions = {}): Promise<ShallotResponse> {
     if (!(input instanceof Request)) return request(init.method ?? 'GET', input, init);
     // A Request's body is a one-shot stream: read it once so retries can re-send it.
     const body = init.body !== undefined || init.json !== undefined || input.body === null ? init.body : new Uint8Array(await input.arrayBuffer());

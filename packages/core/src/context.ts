@@ -3,6 +3,7 @@ import { type Clock, realClock } from './clock.js';
 import { defaultCredentialHeaderSet } from './credentials.js';
 import type { Logger } from './logger.js';
 import { AbortScope, type AbortSubscription, rootScope } from './abort-scope.js';
+import type { Progress } from './request-options.js';
 import { neverAbortSignal } from './signals.js';
 import type { TlsOptions } from './tls-options.js';
 
@@ -28,6 +29,12 @@ export interface ShallotRequest {
   redirect: RedirectMode;
   /** Follow a redirect from https to http (refused with `NetworkError` otherwise). @default false */
   allowInsecureRedirect?: boolean | undefined;
+  /** Bound on the decoded response body, in bytes (the transport's own bound applies too). */
+  maxResponseBytes?: number | undefined;
+  /** Told as the body is sent. */
+  onUploadProgress?: ((progress: Progress) => void) | undefined;
+  /** Told as the response body is read. */
+  onDownloadProgress?: ((progress: Progress) => void) | undefined;
 }
 
 /** Per-request connection timeouts that the transport applies (set by `timeout({ connectMs, readMs })`). */

@@ -4,6 +4,8 @@
  * each other's errors.
  */
 
+import { redactText, redactUrl } from './redact.js';
+
 const brand = Symbol.for('shallot.error');
 
 /** Where a request was going when it failed: used in messages and kept on the error. */
@@ -21,30 +23,20 @@ export interface ShallotErrorOptions {
 }
 
 /**
- * Removes user info (credentials) from a URL before it is printed.
+ * Removes user info (credentials) from a URL before it is printed, and the values of sensitive
+ * query keys (see `redactUrl`).
  *
  * @example
- * redactUrlCredentials('https://user:secret@example.com/a') // 'https://example.com/a'
+ * redactUrlCredentials('https://user:secret@example.com/a?token=t') // 'https://example.com/a?token=[REDACTED]'
  */
 export function redactUrlCredentials(url: URL | string): string {
-  if (typeof url === 'string') {
-    if (!url.includes('@')) return url;
-    try {
-      url = new URL(url);
-    } catch {
-      return url as string;
-    }
-  }
-  if (url.username === '' && url.password === '') return url.href;
-  const copy = new URL(url.href);
-  copy.username = '';
-  copy.password = '';
-  return copy.href;
+  return redactUrl(url);
 }
 
 function describeTarget(request: RequestTarget | undefined, message: string): string {
-  if (request === undefined) return message;
-  return `${request.method} ${redactUrlCredentials(request.url)}: ${message}`;
+  const text = redactText(message);
+  if (request === undefined) return text;
+  return `${request.method} ${redactUrl(request.url)}: ${text}`;
 }
 
 /**
@@ -63,8 +55,21 @@ export class ShallotError extends Error {
     this.name = 'ShallotError';
     this.code = code;
     this.method = options.request?.method;
-    this.url = options.request === undefined ? undefined : redactUrlCredentials(options.request.url);
+    this.url = options.request === undefined ? undefined : redactUrl(options.request.url);
     Object.defineProperty(this, brand, { value: true });
+  }
+
+  /** What `JSON.stringify` shows: name, code, message, method and URL (all redacted), and the cause's. */
+  toJSON(): Record<string, unknown> {
+    const out: Record<string, unknown> = { name: this.name, code: this.code, message: this.message };
+    for (const key of Object.keys(this)) {
+      const value = (this as unknown as Record<string, unknown>)[key];
+      if (value === undefined || typeof value === 'function' || (typeof value === 'object' && value !== null)) continue;
+      out[key] = typeof value === 'string' ? redactText(value) : value;
+    }
+    const cause = this.cause;
+    if (cause instanceof Error) out.cause = isShallotError(cause) ? cause.toJSON() : { name: cause.name, message: redactText(cause.message) };
+    return out;
   }
 }
 
@@ -118,15 +123,25 @@ export class NetworkError extends ShallotError {
 
 /** A 4xx or 5xx response with `throwHttpErrors` on. The response (body unread) is `response`. */
 export class HttpError extends ShallotError {
-  /** The response, its body still readable. */
-  readonly response: Response;
+  /**
+   * The response, its body still readable. Not enumerable: `util.inspect` and logs of the error
+   * do not print its headers (a `Set-Cookie`, say).
+   */
+  declare readonly response: Response;
   /** The response status. */
   readonly status: number;
+  /**
+   * The start of the body (up to 64 KiB, decoded as UTF-8), already read when the client threw
+   * it; `undefined` when the error was made without reading it. Not enumerable, like `response`.
+   */
+  declare readonly bodyText: string | undefined;
 
-  constructor(response: Response, options: ShallotErrorOptions = {}) {
-    super('ERR_HTTP', `responded ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`, options);
+  constructor(response: Response, options: ShallotErrorOptions & { bodyText?: string | undefined } = {}) {
+    const snippet = options.bodyText === undefined || options.bodyText === '' ? '' : `: ${options.bodyText.length > 200 ? `${options.bodyText.slice(0, 197)}...` : options.bodyText}`;
+    super('ERR_HTTP', `responded ${response.status}${response.statusText ? ` ${response.statusText}` : ''}${snippet}`, options);
     this.name = 'HttpError';
-    this.response = response;
+    Object.defineProperty(this, 'response', { value: response, enumerable: false });
+    Object.defineProperty(this, 'bodyText', { value: options.bodyText, enumerable: false });
     this.status = response.status;
   }
 }
@@ -155,6 +170,39 @@ export class BodyNotReplayableError extends ShallotError {
   }
 }
 
+/** A response body grew past `maxResponseBytes` (decoded bytes). */
+export class ResponseTooLargeError extends ShallotError {
+  /** The bound that was passed, in bytes. */
+  readonly maxBytes: number;
+
+  constructor(maxBytes: number, options: ShallotErrorOptions = {}) {
+    super('ERR_RESPONSE_TOO_LARGE', `the response body is larger than maxResponseBytes (${maxBytes} bytes)`, options);
+    this.name = 'ResponseTooLargeError';
+    this.maxBytes = maxBytes;
+  }
+}
+
+/** One place a response body failed its schema. */
+export interface ValidationIssue {
+  /** Where in the body: `items.0.id` (empty for the root). */
+  readonly path: string;
+  /** What was wrong there. */
+  readonly message: string;
+}
+
+/** A response body did not match the schema given to `res.json(schema)`. `issues` names each path. */
+export class ResponseValidationError extends ShallotError {
+  /** Every failure, with its path. */
+  readonly issues: readonly ValidationIssue[];
+
+  constructor(issues: readonly ValidationIssue[], options: ShallotErrorOptions = {}) {
+    const first = issues.slice(0, 3).map((i) => `${i.path === '' ? '(root)' : i.path}: ${i.message}`).join('; ');
+    super('ERR_RESPONSE_VALIDATION', `the response body does not match its schema: ${first}${issues.length > 3 ? `; and ${issues.length - 3} more` : ''}`, options);
+    this.name = 'ResponseValidationError';
+    this.issues = issues;
+  }
+}
+
 /** A request was made on a client after `close()`. */
 export class ClientClosedError extends ShallotError {
   constructor(options: ShallotErrorOptions = {}) {
@@ -165,8 +213,19 @@ export class ClientClosedError extends ShallotError {
 
 /** True for an {@link InvalidOptionsError} from any copy of shallot. */
 export const isInvalidOptionsError = errorGuard<InvalidOptionsError>('ERR_INVALID_OPTIONS');
-/** True for a {@link TimeoutError} from any copy of shallot. */
-export const isTimeoutError = errorGuard<TimeoutError>('ERR_TIMEOUT');
+const isShallotTimeout = errorGuard<TimeoutError>('ERR_TIMEOUT');
+
+/** The DOMException an `AbortSignal.timeout()` aborts with; it has no `kind` or `timeoutMs`. */
+export type AbortTimeoutError = DOMException & { readonly name: 'TimeoutError'; readonly kind?: undefined; readonly timeoutMs?: undefined };
+
+/**
+ * True for a {@link TimeoutError} from any copy of shallot, and for the `TimeoutError`
+ * DOMException an `AbortSignal.timeout()` aborts with (a caller's own timeout signal).
+ */
+export function isTimeoutError(error: unknown): error is TimeoutError | AbortTimeoutError {
+  if (isShallotTimeout(error)) return true;
+  return error instanceof DOMException && error.name === 'TimeoutError';
+}
 /** True for a {@link NetworkError} from any copy of shallot. */
 export const isNetworkError = errorGuard<NetworkError>('ERR_NETWORK');
 /** True for an {@link HttpError} from any copy of shallot. */
@@ -175,5 +234,9 @@ export const isHttpError = errorGuard<HttpError>('ERR_HTTP');
 export const isMiddlewareProtocolError = errorGuard<MiddlewareProtocolError>('ERR_MIDDLEWARE_PROTOCOL');
 /** True for a {@link BodyNotReplayableError} from any copy of shallot. */
 export const isBodyNotReplayableError = errorGuard<BodyNotReplayableError>('ERR_BODY_NOT_REPLAYABLE');
+/** True for a {@link ResponseTooLargeError} from any copy of shallot. */
+export const isResponseTooLargeError = errorGuard<ResponseTooLargeError>('ERR_RESPONSE_TOO_LARGE');
+/** True for a {@link ResponseValidationError} from any copy of shallot. */
+export const isResponseValidationError = errorGuard<ResponseValidationError>('ERR_RESPONSE_VALIDATION');
 /** True for a {@link ClientClosedError} from any copy of shallot. */
 export const isClientClosedError = errorGuard<ClientClosedError>('ERR_CLIENT_CLOSED');

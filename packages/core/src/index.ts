@@ -6,12 +6,17 @@ export {
   type Client,
   type ClientOptions,
   type Exchange,
-  type HeadersInput,
   type LayerDescription,
+} from './client.js';
+export {
+  checkMethod,
+  checkRequestOptions,
+  type HeadersInput,
+  type Progress,
   type RequestOptions,
   type SearchParamsInput,
   type SearchParamValue,
-} from './client.js';
+} from './request-options.js';
 export { realClock, type Clock } from './clock.js';
 export { AbortScope, rootScope, type AbortScopeInit, type AbortSubscription } from './abort-scope.js';
 export { DeadlineLane, expireAfter, Expiry } from './deadline-queue.js';
@@ -39,6 +44,7 @@ export {
   type TransportTimeouts,
 } from './context.js';
 export { withTimeout } from './deadline.js';
+export { httpErrorBodyBytes, httpErrorWithBody } from './http-error-body.js';
 export {
   BodyNotReplayableError,
   ClientClosedError,
@@ -53,6 +59,12 @@ export {
   isNetworkError,
   isShallotError,
   isTimeoutError,
+  isResponseTooLargeError,
+  isResponseValidationError,
+  ResponseTooLargeError,
+  ResponseValidationError,
+  type ValidationIssue,
+  type AbortTimeoutError,
   MiddlewareProtocolError,
   NetworkError,
   redactUrlCredentials,
@@ -63,6 +75,17 @@ export {
   type TimeoutKind,
 } from './errors.js';
 export { silentLogger, type LogFn, type Logger } from './logger.js';
+export {
+  isSensitiveKey,
+  REDACTED,
+  redactHeaders,
+  redactJson,
+  redactText,
+  redactUrl,
+  type HeadersLike,
+  type RedactionOptions,
+} from './redact.js';
+export { redactingLogger } from './redacting-logger.js';
 export {
   chain,
   createRunner,
@@ -84,7 +107,7 @@ export {
   type ResolvedNodeFetchTransportOptions,
 } from './node-fetch-transport.js';
 export { formatIssues, formatValue, parseOptions } from './parse-options.js';
-export { isNullBodyStatus, LazyResponse, streamSource, type LazyResponseInit, type ResponseSource } from './response.js';
+export { isNullBodyStatus, LazyResponse, responseProtocol, streamSource, type LazyResponseInit, type ResponseSource, type ShallotResponse, type StandardSchema } from './response.js';
 export { abortReason, neverAbortSignal, signalWatchers, untilAborted, watchSignal } from './signals.js';
 export { tlsKey, type TlsOptions } from './tls-options.js';
 export { isPathOnly, pathOnlyBase, toTransportError, type Transport, type TransportStats } from './transport.js';

@@ -6,16 +6,19 @@ import type { Duplex } from 'node:stream';
 import type { Readable } from 'node:stream';
 import type { RequestInit as NodeFetchInit, Response as NodeFetchResponse } from 'node-fetch';
 import { z } from 'zod';
-import { type BaseContext, scopeOf } from './context.js';
-import { ClientClosedError, isShallotError } from './errors.js';
+import { HttpProxyAgent } from 'http-proxy-agent';
+import { HttpsProxyAgent } from 'https-proxy-agent';
+import { type BaseContext, type Hop, scopeOf } from './context.js';
+import { ClientClosedError, isShallotError, NetworkError } from './errors.js';
+import { describeDecoded, planBody, shapeBody } from './response-body.js';
+import { environmentHasProxy, payloadLength, proxyFor, wireHeaders, withUploadProgress } from './wire.js';
 import { parseOptions } from './parse-options.js';
 import { isNullBodyStatus, LazyResponse } from './response.js';
 import { firstHop, hopTls, nextHop, redirectStatuses, runRedirectHooks } from './redirect.js';
 import { tlsKey, type TlsOptions } from './tls-options.js';
-import { transportSignal } from './transport-signal.js';
+import { type TransportSignal, transportSignal } from './transport-signal.js';
 import {
   assertSendable,
-  idleGuard,
   NodeStreamSource,
   poolOptionsShape,
   toTransportError,
@@ -29,9 +32,17 @@ export const nodeFetchTransportOptionsSchema = z.strictObject({
   ...poolOptionsShape,
   /** How long an idle keep-alive socket is kept. */
   keepAliveMs: z.number().int().min(1).default(4_000),
-  /** Ask for gzip/deflate/br and decode it, as node-fetch does by default. */
-  compress: z.boolean().default(true),
+  /**
+   * An `http.Agent` of your own (a proxy agent from the node-fetch ecosystem, say), or a function
+   * that picks one per URL; it replaces the pooled agents, the connect timeout and `proxy`.
+   */
+  agent: z
+    .custom<AgentOption>((v) => v instanceof http.Agent || typeof v === 'function', { message: 'expected an http.Agent or a function (url) => Agent' })
+    .optional(),
 });
+
+/** The `agent` option: one agent, or one per URL. */
+export type AgentOption = http.Agent | ((url: URL) => http.Agent);
 
 /** What users pass to {@link nodeFetchTransport}. */
 export type NodeFetchTransportOptions = z.input<typeof nodeFetchTransportOptionsSchema>;
@@ -97,6 +108,39 @@ function guardConnect(agent: AnyAgent, connectMs: number | undefined, secure: bo
     socket.once('close', done);
     return socket;
   };
+  return agent;
+}
+
+const staleSocketCodes = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+const idempotentMethods = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+/** A socket error before any response byte: what a server closing an idle keep-alive socket causes. */
+function isStaleSocketError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && staleSocketCodes.has(code);
+}
+
+/** An idempotent request (or one with an Idempotency-Key) whose body can be sent again. */
+function resendable(ctx: BaseContext, hop: Hop): boolean {
+  const body = ctx.request.body;
+  if (hop.sendBody && body !== null && !body.replayable) return false;
+  return idempotentMethods.has(hop.method) || hop.headers.has('idempotency-key');
+}
+
+/** Closes the idle sockets an agent keeps for `url`'s host: after one turned out dead, the rest are suspect. */
+function dropFreeSockets(agent: AnyAgent, url: URL): void {
+  const prefix = `${url.hostname}:${url.port || (url.protocol === 'https:' ? 443 : 80)}:`;
+  for (const [name, sockets] of Object.entries(agent.freeSockets)) {
+    if (name.startsWith(prefix)) for (const socket of sockets ?? []) socket.destroy();
+  }
+}
+
+/** Makes an agent connect to a unix domain socket, whatever the URL's host and port. */
+function throughSocketPath(agent: AnyAgent, socketPath: string | undefined): AnyAgent {
+  if (socketPath === undefined) return agent;
+  const pooled = agent as unknown as { createConnection: (options: Record<string, unknown>, ...rest: unknown[]) => Duplex };
+  const create = pooled.createConnection.bind(agent);
+  pooled.createConnection = (options, ...rest) => create({ ...options, path: socketPath }, ...rest);
   return agent;
 }
 
@@ -187,7 +231,11 @@ export function nodeFetchTransport(options: NodeFetchTransportOptions = {}): Tra
       maxTotalSockets: resolved.maxSockets * resolved.maxOrigins,
       scheduling: 'lifo' as const,
     };
-    agent = guardConnect(secure ? new https.Agent({ ...base, ...(withIdentityErrors(tls) ?? {}) }) : new http.Agent(base), connectMs, secure);
+    agent = guardConnect(
+      throughSocketPath(secure ? new https.Agent({ ...base, ...(withIdentityErrors(tls) ?? {}) }) : new http.Agent(base), resolved.socketPath),
+      connectMs,
+      secure,
+    );
     if (secure && tls?.verifyPeer !== undefined) agent = verifyBeforeUse(agent, tls.verifyPeer);
     sweeps.set(agent, closeIdleSockets(agent, resolved.keepAliveMs));
     agents.set(key, agent);
@@ -199,15 +247,55 @@ export function nodeFetchTransport(options: NodeFetchTransportOptions = {}): Tra
     return agent;
   }
 
+  const proxyAgents = new Map<string, AnyAgent>();
+  const useProxy = resolved.proxy !== undefined && (resolved.proxy !== 'env' || environmentHasProxy());
+
+  function proxyAgentFor(proxy: string, url: URL, tls: TlsOptions | undefined): AnyAgent {
+    const secure = url.protocol === 'https:';
+    const key = `${proxy}|${secure ? `s|${tlsKey(tls)}` : 'p'}`;
+    let agent = proxyAgents.get(key);
+    if (agent === undefined) {
+      const base = { keepAlive: true, maxSockets: resolved.maxSockets, maxFreeSockets: resolved.maxSockets, scheduling: 'lifo' as const };
+      agent = secure ? new HttpsProxyAgent(proxy, { ...base, ...(tls ?? {}) }) : new HttpProxyAgent(proxy, base);
+      proxyAgents.set(key, agent);
+    }
+    return agent;
+  }
+
+  function chooseAgent(url: URL, tls: TlsOptions | undefined, connectMs: number | undefined): AnyAgent {
+    const own = resolved.agent;
+    if (own !== undefined) return typeof own === 'function' ? own(url) : own;
+    if (useProxy) {
+      const proxy = proxyFor(url, resolved.proxy);
+      if (proxy !== undefined) return proxyAgentFor(proxy, url, tls);
+    }
+    return agentFor(url.protocol === 'https:', tls, connectMs);
+  }
+
+  async function fetchHop(ctx: BaseContext, hop: Hop, init: NodeFetchInit, agent: AnyAgent): Promise<NodeFetchResponse> {
+    const fetch = loadedFetch ?? (await loadFetch());
+    try {
+      return await fetch(hop.url.href, { ...init, agent });
+    } catch (error) {
+      // A kept-alive socket the server had closed fails before any response byte: send once
+      // more on a fresh socket when nothing can have been acted on twice (an idempotent request
+      // whose body can be sent again), as undici does.
+      if (!isStaleSocketError(error) || !resendable(ctx, hop) || ctx.aborted) throw error;
+      dropFreeSockets(agent, hop.url);
+      const again = hop.sendBody && ctx.request.body !== null ? await ctx.request.body.take(ctx.request) : undefined;
+      return fetch(hop.url.href, { ...init, agent, body: (again?.data ?? init.body) as NodeFetchInit['body'] });
+    }
+  }
+
   async function send(ctx: BaseContext): Promise<Response> {
     if (closed) throw new ClientClosedError({ request: ctx.request });
     const scope = scopeOf(ctx);
     if (scope.aborted) throw scope.reason;
     const request = ctx.request;
     const connectMs = ctx.timeouts.connectMs ?? resolved.connectTimeoutMs;
-    const readMs = ctx.timeouts.readMs;
-    // node-fetch keeps reading the body under this signal, so the caller's abort still reaches it.
-    const signal = transportSignal(scope, ctx, readMs);
+    // node-fetch keeps reading the body under this signal, so the caller's abort still reaches
+    // it; it also bounds the wait for headers (readMs, else headersTimeoutMs).
+    const signal = transportSignal(scope, ctx, ctx.timeouts.readMs ?? resolved.headersTimeoutMs) as TransportSignal;
     let hop = firstHop(request);
     try {
       for (let redirects = 0; ; redirects++) {
@@ -215,49 +303,56 @@ export function nodeFetchTransport(options: NodeFetchTransportOptions = {}): Tra
         assertSendable(url, ctx, 'nodeFetchTransport');
         const body = hop.sendBody ? request.body : null;
         const payload = body === null ? undefined : (body.takeSync() ?? (await body.take(request)));
+        const progress = payload === undefined ? undefined : request.onUploadProgress;
+        const upload = progress === undefined || payload === undefined ? payload?.data : withUploadProgress(payload, progress, ctx);
+        const streamedLength = payload !== undefined && typeof upload === 'object' && !(upload instanceof Uint8Array) ? payloadLength(payload) : undefined;
+        const wire = wireHeaders(hop.headers, payload, resolved.decompress, streamedLength);
         const headers: Record<string, string> = {};
-        hop.headers.forEach((value, name) => {
-          headers[name] = value;
-        });
-        if (payload?.contentType !== undefined && headers['content-type'] === undefined) headers['content-type'] = payload.contentType;
+        for (let i = 0; i < wire.flat.length; i += 2) headers[wire.flat[i] as string] = wire.flat[i + 1] as string;
+        const tls = hopTls(ctx, url);
         let response: NodeFetchResponse;
         try {
-          const fetch = loadedFetch ?? (await loadFetch());
-          response = await fetch(url.href, {
-            method: hop.method,
-            headers,
-            body: (payload?.data ?? null) as NodeFetchInit['body'],
-            agent: agentFor(url.protocol === 'https:', hopTls(ctx, url), connectMs),
-            // Redirects are followed here, as the undici transport does, so both behave alike.
-            redirect: 'manual',
-            compress: resolved.compress,
-            signal: signal as unknown as NodeFetchInit['signal'],
-          });
+          response = await fetchHop(
+            ctx,
+            hop,
+            {
+              method: hop.method,
+              headers,
+              body: (upload ?? null) as NodeFetchInit['body'],
+              // Redirects are followed here, as the undici transport does, so both behave alike;
+              // bodies are decoded here too, so headers describe what the caller reads.
+              redirect: 'manual',
+              compress: false,
+              signal: signal as unknown as NodeFetchInit['signal'],
+            },
+            chooseAgent(url, tls, connectMs),
+          );
         } catch (error) {
-          throw toTransportError(url.protocol === 'https:' ? identityError(error, hopTls(ctx, url), url) : error, ctx, signal);
+          throw toTransportError(url.protocol === 'https:' ? identityError(error, tls, url) : error, ctx, signal);
         }
+        signal.headersDone();
         const status = response.status;
-        const location = redirectStatuses.has(status) && request.redirect !== 'manual' ? response.headers.get('location') : null;
         const stream = response.body as unknown as Readable | null;
+        if (status < 100 || status > 599) {
+          stream?.destroy();
+          throw new NetworkError(`the server answered with an invalid status ${status}`, { request });
+        }
+        const location = redirectStatuses.has(status) && request.redirect !== 'manual' ? response.headers.get('location') : null;
         if (location === null) {
-          const source =
-            stream === null
-              ? undefined
-              : new NodeStreamSource(readMs === undefined ? stream : idleGuard(stream, readMs, ctx), () => toHeaders(response), ctx);
-          return new LazyResponse(source, {
-            status,
-            statusText: response.statusText,
-            url: url.href,
-            redirected: redirects > 0,
-            nullBody: hop.method === 'HEAD' || isNullBodyStatus(status),
-          }, source === undefined ? toHeaders(response) : undefined);
+          const nullBody = hop.method === 'HEAD' || isNullBodyStatus(status);
+          const init = { status, statusText: response.statusText, url: url.href, redirected: redirects > 0, nullBody, protocol: '1.1' };
+          if (stream === null || nullBody) return new LazyResponse(stream === null ? undefined : new NodeStreamSource(stream, () => toHeaders(response), ctx), init, toHeaders(response));
+          const plan = planBody(ctx, { get: (name) => response.headers.get(name) ?? undefined }, { decompress: resolved.decompress, maxResponseBytes: resolved.maxResponseBytes, weAskedForCompression: wire.compression });
+          const shaped = plan === undefined ? stream : shapeBody(stream, plan, ctx);
+          const headersOf = plan === undefined ? () => toHeaders(response) : () => describeDecoded(toHeaders(response), plan);
+          return new LazyResponse(new NodeStreamSource(shaped, headersOf, ctx), init);
         }
         stream?.resume();
         hop = nextHop(hop, status, location, redirects, resolved.maxRedirects, ctx);
         if (ctx.redirectHooks !== undefined) await runRedirectHooks(ctx, { status, from: url, responseHeaders: toHeaders(response), to: hop });
       }
     } finally {
-      signal?.headersDone();
+      signal.headersDone();
     }
   }
 
@@ -265,6 +360,8 @@ export function nodeFetchTransport(options: NodeFetchTransportOptions = {}): Tra
     closed = true;
     for (const agent of agents.values()) destroy(agent);
     agents.clear();
+    for (const agent of proxyAgents.values()) agent.destroy();
+    proxyAgents.clear();
   }
 
   function stats(): TransportStats {

@@ -1,3 +1,5 @@
+import { ResponseValidationError } from './errors.js';
+
 /**
  * Where a {@link LazyResponse} reads its body from: a transport's own stream. Each read method
  * is called at most once, and only one of them.
@@ -22,6 +24,69 @@ export interface LazyResponseInit {
   redirected?: boolean | undefined;
   /** True when the response has no body (HEAD, 204, 205, 304). */
   nullBody?: boolean | undefined;
+  /** The HTTP version it came over (`1.1`, `2`), when the transport knows. */
+  protocol?: string | undefined;
+}
+
+/**
+ * A body nobody read frees its connection when the response is garbage-collected, as undici's
+ * fetch does: the source is dumped (read to its end and dropped, so the socket is reused, or
+ * closed past undici's dump limit). Reading or cancelling a body is still the way to free it at once.
+ */
+const unread = new FinalizationRegistry<ResponseSource>((source) => {
+  source.dump().catch(() => {});
+});
+
+/**
+ * What the client's methods resolve with: the global `Response` (whichever transport sent it),
+ * whose `json()` also takes a schema and then validates and types the body.
+ */
+export interface ShallotResponse extends Response {
+  /** The body as JSON; with a zod (or Standard Schema) schema, validated and typed. */
+  json<T = any>(schema?: StandardSchema<T>): Promise<T>;
+}
+
+/** Anything with a `~standard` validator: zod 4 schemas, valibot, arktype... */
+export interface StandardSchema<Output = unknown> {
+  readonly '~standard': {
+    readonly validate: (value: unknown) => StandardResult<Output> | Promise<StandardResult<Output>>;
+  };
+}
+
+type StandardResult<Output> =
+  | { readonly value: Output; readonly issues?: undefined }
+  | { readonly issues: ReadonlyArray<{ readonly message: string; readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined }> };
+
+async function validate<T>(value: unknown, schema: StandardSchema<T>, url: string): Promise<T> {
+  const result = await schema['~standard'].validate(value);
+  if (result.issues === undefined) return result.value;
+  const issues = result.issues.map((issue) => ({
+    path: (issue.path ?? []).map((p) => String(typeof p === 'object' && p !== null ? p.key : p)).join('.'),
+    message: issue.message,
+  }));
+  throw new ResponseValidationError(issues, { request: { method: 'GET', url } });
+}
+
+/**
+ * Gives a Response that is not a {@link LazyResponse} (one a layer made: a cache hit, a
+ * fallback) the same `json(schema)`, so a schema is never silently ignored.
+ */
+export function withSchemaJson(response: Response): Response {
+  const json = response.json;
+  Object.defineProperty(response, 'json', {
+    value: <T>(schema?: StandardSchema<T>): Promise<T> =>
+      schema === undefined ? (json.call(response) as Promise<T>) : json.call(response).then((value: unknown) => validate(value, schema, response.url)),
+    configurable: true,
+    writable: true,
+  });
+  return response;
+}
+
+const protocols = new WeakMap<Response, string>();
+
+/** The HTTP version a response came over (`1.1` or `2`), when its transport told. */
+export function responseProtocol(response: Response): string | undefined {
+  return protocols.get(response);
 }
 
 const nullBodyStatuses = new Set([101, 103, 204, 205, 304]);
@@ -70,7 +135,9 @@ export class LazyResponse extends PlatformResponse implements Response {
       if (source !== undefined) source.dump().catch(() => {});
     } else {
       this.#source = source;
+      unread.register(this, source);
     }
+    if (init.protocol !== undefined) protocols.set(this, init.protocol);
   }
 
   get status(): number {
@@ -156,10 +223,15 @@ export class LazyResponse extends PlatformResponse implements Response {
     }
   }
 
-  json(): Promise<any> {
+  /**
+   * The body parsed as JSON. With a schema (zod, or any Standard Schema), the value is validated
+   * and typed: a mismatch rejects with `ResponseValidationError` naming each failing path.
+   */
+  json<T = any>(schema?: StandardSchema<T>): Promise<T> {
     try {
       const from = this.#take();
-      return from === null ? Promise.reject(new SyntaxError('Unexpected end of JSON input')) : from.json();
+      const parsed = from === null ? Promise.reject(new SyntaxError('Unexpected end of JSON input')) : from.json();
+      return schema === undefined ? (parsed as Promise<T>) : parsed.then((value) => validate(value, schema, this.#url));
     } catch (error) {
       return Promise.reject(error);
     }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 
 /**
@@ -40,20 +41,37 @@ export interface TlsOptions {
   verifyPeer?: (socket: TLSSocket) => Error | undefined;
 }
 
-const ids = new WeakMap<TlsOptions, string>();
-let nextId = 0;
+const keys = new WeakMap<TlsOptions, string>();
+const functionIds = new WeakMap<object, number>();
+let nextFunctionId = 0;
+
+function part(value: unknown): string {
+  if (value === undefined) return '';
+  if (typeof value === 'function') {
+    let id = functionIds.get(value);
+    if (id === undefined) functionIds.set(value, (id = ++nextFunctionId));
+    return `fn${id}`;
+  }
+  if (Array.isArray(value)) return `[${value.map(part).join(',')}]`;
+  if (typeof value === 'string' || Buffer.isBuffer(value)) return createHash('sha256').update(value).digest('base64');
+  return JSON.stringify(value) ?? '';
+}
 
 /**
- * A key naming one TLS configuration, for pooling connections per configuration. The same
- * object always gets the same key; distinct objects get distinct keys (build the TLS options
- * once, as the `tls()` middleware does, so their connections are shared).
+ * A key naming one TLS configuration, for pooling connections per configuration: equal settings
+ * give equal keys (certificates and keys compared by their SHA-256, callbacks by identity), so
+ * `tls: { ca }` built afresh for each request still shares one pool. The key of an object is
+ * computed once.
  */
 export function tlsKey(tls: TlsOptions | undefined): string {
   if (tls === undefined) return '';
-  let id = ids.get(tls);
-  if (id === undefined) {
-    id = `tls${++nextId}`;
-    ids.set(tls, id);
+  let key = keys.get(tls);
+  if (key === undefined) {
+    const fields = Object.keys(tls).sort() as Array<keyof TlsOptions>;
+    key = createHash('sha256')
+      .update(fields.map((field) => `${field}=${part(tls[field])}`).join(';'))
+      .digest('base64');
+    keys.set(tls, key);
   }
-  return id;
+  return key;
 }

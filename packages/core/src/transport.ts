@@ -1,9 +1,10 @@
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import { type BaseContext, scopeOf } from './context.js';
 import { isShallotError, NetworkError, ShallotError, TimeoutError } from './errors.js';
 import type { ResponseSource } from './response.js';
-import { expireAfter } from './deadline-queue.js';
+import { redactText } from './redact.js';
+import { version } from './version.js';
 
 /**
  * The core dispatcher at the centre of the onion: sends one attempt over a pooled connection
@@ -46,7 +47,30 @@ export const poolOptionsShape = {
   connectTimeoutMs: z.number().positive().optional(),
   /** Redirects followed before failing. */
   maxRedirects: z.number().int().min(0).default(20),
+  /**
+   * Bound on waiting for the response headers once the request is sent (a server that never
+   * answers), unless a request's `readMs` is shorter. The same default on both transports.
+   */
+  headersTimeoutMs: z.number().positive().default(300_000),
+  /** Bound on every decoded response body, in bytes (`ResponseTooLargeError` past it); a request's own wins. */
+  maxResponseBytes: z.number().int().positive().optional(),
+  /** Ask for gzip, deflate and br (unless the caller set `Accept-Encoding`) and decode the body, as fetch does. */
+  decompress: z.boolean().default(true),
+  /**
+   * Send through an HTTP proxy: `'env'` reads `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` (either
+   * case); a URL (`http://user:pass@proxy:8080`) sends every request through it. https goes
+   * through a CONNECT tunnel.
+   */
+  proxy: z.union([z.literal('env'), z.string().url()]).optional(),
+  /** Connect to this unix domain socket instead of the URL's host and port. */
+  socketPath: z.string().min(1).optional(),
 };
+
+/** What every shallot transport puts on the wire unless the caller set it. */
+export const defaultUserAgent = `shallot/${version}`;
+
+/** The codings a transport asks for when it decodes bodies itself. */
+export const acceptEncoding = 'gzip, deflate, br';
 
 const connectTimeoutCodes = new Set(['UND_ERR_CONNECT_TIMEOUT', 'ERR_SHALLOT_CONNECT_TIMEOUT']);
 const readTimeoutCodes = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ERR_SHALLOT_READ_TIMEOUT']);
@@ -86,6 +110,11 @@ export function toTransportError(error: unknown, ctx: BaseContext, signal?: { re
   if (code !== undefined && readTimeoutCodes.has(code)) {
     return new TimeoutError('read', ctx.timeouts.readMs, { request, cause: error });
   }
+  if (error instanceof Error && error.message.includes('://')) {
+    // A library's message may carry the URL (node-fetch's does): the cause is printed too.
+    error.message = redactText(error.message);
+    if (error.stack !== undefined) error.stack = redactText(error.stack);
+  }
   const message = error instanceof Error ? error.message : String(error);
   return new NetworkError(code === undefined || message.includes(code) ? message : `${message} (${code})`, { request, cause: error });
 }
@@ -113,33 +142,6 @@ export function assertSendable(url: URL, ctx: BaseContext, transport: string): v
     );
   }
   throw new TypeError(`${transport}: unsupported protocol ${url.protocol} in ${url.href}`);
-}
-
-/**
- * The read timeout's second half: passes a body through, failing it with a `TimeoutError` of
- * kind `read` when no byte arrives for `readMs`.
- */
-export function idleGuard(body: Readable, readMs: number, ctx: BaseContext): Readable {
-  const out = new PassThrough();
-  const expire = (): void => {
-    const error = new TimeoutError('read', readMs, { request: ctx.request });
-    body.destroy(error);
-    out.destroy(error);
-  };
-  let expiry = expireAfter(ctx.clock, readMs, expire);
-  const cancel = (): void => expiry.cancel();
-  body.on('data', () => {
-    expiry.cancel();
-    expiry = expireAfter(ctx.clock, readMs, expire);
-  });
-  body.once('end', cancel);
-  body.once('error', (error) => {
-    cancel();
-    out.destroy(error);
-  });
-  out.once('close', cancel);
-  body.pipe(out);
-  return out;
 }
 
 /**

@@ -142,7 +142,8 @@ describe('client methods and request options', () => {
     const httpError = error as HttpError;
     expect(httpError.code).toBe('ERR_HTTP');
     expect(httpError.status).toBe(404);
-    expect(httpError.message).toBe(`GET ${server.url}/status/404: responded 404 Not Found`);
+    expect(httpError.message).toBe(`GET ${server.url}/status/404: responded 404 Not Found: {"error":"missing"}`);
+    expect(httpError.bodyText).toBe('{"error":"missing"}');
     expect(await httpError.response.json()).toEqual({ error: 'missing' });
     expect((await strict.get('/status/404', { throwHttpErrors: false })).status).toBe(404);
 

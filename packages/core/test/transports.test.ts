@@ -133,15 +133,15 @@ describe.each(transports)('%s transport', (name, make) => {
     await expect(response.json()).rejects.toBeInstanceOf(SyntaxError);
   });
 
-  it('reports a status outside 200-599 as sent', async () => {
+  it('refuses a status outside 100-599 as a protocol error (NetworkError)', async () => {
     const local = await createTestServer();
     local.route('/odd', { status: 642, body: 'odd' });
+    local.route('/odder', { status: 999, body: 'odd' });
     try {
       await using client = compose().build({ baseUrl: local.url, transport: make() });
-      const response = await client.get('/odd');
-      expect(response.status).toBe(642);
-      expect(response.ok).toBe(false);
-      expect(await response.text()).toBe('odd');
+      for (const path of ['/odd', '/odder']) {
+        await expect(client.get(path)).rejects.toMatchObject({ code: 'ERR_NETWORK', message: expect.stringContaining('invalid status') });
+      }
     } finally {
       await local.close();
     }

@@ -1,5 +1,5 @@
 import type { Attributes } from '@opentelemetry/api';
-import { type RedactionOptions, redactHeaders } from './redact.js';
+import { type RedactionOptions, redactHeaders } from '@shallot/core';
 
 /**
  * Attribute names of the stable OpenTelemetry HTTP client conventions, spelled out here so the

@@ -11,16 +11,17 @@ export {
   type ResolvedTracingOptions,
   type TracingOptions,
 } from './options.js';
+// The redaction functions live in core (errors and logs use them); re-exported where they started.
 export {
   isSensitiveKey,
   REDACTED,
   redactHeaders,
+  redactingLogger,
   redactJson,
   redactText,
   redactUrl,
   type HeadersLike,
   type RedactionOptions,
-} from './redact.js';
-export { redactingLogger } from './redacting-logger.js';
+} from '@shallot/core';
 export { requestId, type RequestIdContext } from './request-id.js';
 export { tracing, type TraceContext } from './tracing.js';

@@ -1,7 +1,7 @@
 import type { Attributes, AttributeValue, Span } from '@opentelemetry/api';
 import type { BaseContext } from '@shallot/core';
 import type { Instruments } from './instruments.js';
-import { redactText } from './redact.js';
+import { redactText } from '@shallot/core';
 
 /**
  * Reads what the other layers left on the context (`ctx.retry`, `ctx.cache`,

@@ -2,7 +2,7 @@ import { type BaseContext, defineMiddleware, type Middleware, parseOptions, type
 import { errorType } from './http-attributes.js';
 import { LatencyHistogram, type LatencySummary } from './latency-histogram.js';
 import { type MetricsOptions, metricsOptionsSchema } from './options.js';
-import { redactText } from './redact.js';
+import { redactText } from '@shallot/core';
 import { attachTransportHook } from './transport-hook.js';
 
 /** What `metrics()` knows of one host (or key). */

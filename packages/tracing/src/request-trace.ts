@@ -15,7 +15,7 @@ import { attr, errorType, headerAttributes, requestAttributes, spanName } from '
 import type { Instruments } from './instruments.js';
 import { type BreakerStates, type RateLimitSeen, recordLayers, recordRateLimitWait, retryDelayMs } from './layer-events.js';
 import type { ResolvedTracingOptions } from './options.js';
-import { type RedactionOptions, redactText, redactUrl } from './redact.js';
+import { type RedactionOptions, redactText, redactUrl } from '@shallot/core';
 import { suppressTracing } from './suppress-tracing.js';
 
 /** What one `tracing()` layer shares across its requests. */

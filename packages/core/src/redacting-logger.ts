@@ -1,4 +1,4 @@
-import type { Logger } from '@shallot/core';
+import type { Logger } from './logger.js';
 import { type RedactionOptions, redactJson, redactText } from './redact.js';
 
 const levels = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);

@@ -22,10 +22,17 @@ export interface RedactionOptions {
  * Any key containing one of these words is sensitive: `Authorization`, `Proxy-Authorization`,
  * `Cookie`, `Set-Cookie`, `X-API-Key`, `access_token`, `client_secret`, `password`, `sessionId`...
  */
-const sensitivePattern = /authorization|cookie|token|secret|passw(?:or)?d|api[-_]?key|session|credential|private[-_]?key|signature/i;
+const sensitivePattern = /authorization|cookie|token|secret|passw(?:or)?d|api[-_]?key|session|credential|private[-_]?key|signature|(?:^|[-_.])key$/i;
 
 /** Query keys that the OpenTelemetry HTTP conventions redact in `url.full` by default (signed URLs). */
 const exactKeys = new Set(['sig', 'awsaccesskeyid', 'x-goog-signature', 'x-goog-credential']);
+
+/**
+ * Short query keys that carry secrets in URLs though they are too common elsewhere to redact in
+ * headers or JSON (an error's `code`): `key`, OAuth's `code`, `pwd`, `pass`, `jwt`, `auth`,
+ * `sid`, `otp`, `apikey`, `accesskey`.
+ */
+const exactQueryKeys = new Set(['key', 'code', 'pwd', 'pass', 'jwt', 'auth', 'sid', 'otp', 'apikey', 'accesskey']);
 
 function matchesExtra(key: string, extra: readonly (string | RegExp)[] | undefined): boolean {
   if (extra === undefined || extra.length === 0) return false;
@@ -65,7 +72,9 @@ function redactPairs(text: string, options: RedactionOptions | undefined): strin
   const parts = text.split('&').map((part) => {
     const eq = part.indexOf('=');
     const rawKey = eq === -1 ? part : part.slice(0, eq);
-    if (rawKey === '' || !isSensitiveKey(decodeKey(rawKey), options)) return part;
+    if (rawKey === '') return part;
+    const key = decodeKey(rawKey);
+    if (!exactQueryKeys.has(key.toLowerCase()) && !isSensitiveKey(key, options)) return part;
     changed = true;
     return `${rawKey}=${REDACTED}`;
   });
@@ -146,10 +155,10 @@ export function redactHeaders(headers: HeadersLike, options?: RedactionOptions):
   return out;
 }
 
-const sensitiveWord = String.raw`[\w.-]*(?:authorization|cookie|token|secret|passw(?:or)?d|api[-_]?key|session|credential|private[-_]?key|signature)[\w.-]*`;
+const sensitiveWord = String.raw`(?:[\w.-]*(?:authorization|cookie|token|secret|passw(?:or)?d|api[-_]?key|session|credential|private[-_]?key|signature)[\w.-]*|[\w.]*[-_]key|pwd|jwt|otp)`;
 /** `key: value`, `key=value`, `"key": "value"`; the value may start with an auth scheme. */
 const pairPattern = new RegExp(
-  String.raw`(["']?)(${sensitiveWord})\1(\s*[:=]\s*)(?:(?:Bearer|Basic|Digest|Negotiate|Token|Bot|AWS4-HMAC-SHA256)\s+)?("[^"]*"|'[^']*'|[^\s,;&"']+)`,
+  String.raw`(?<![\w.-])(["']?)(${sensitiveWord})\1(\s*[:=]\s*)(?:(?:Bearer|Basic|Digest|Negotiate|Token|Bot|AWS4-HMAC-SHA256)\s+)?("[^"]*"|'[^']*'|[^\s,;&"']+)`,
   'gi',
 );
 /** `Authorization: ...` and `Cookie: ...` lines: the value runs to the end of the line. */
