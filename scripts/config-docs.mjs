@@ -170,7 +170,8 @@ function rows(schema, docs, prefix = '', docPrefix = '') {
   for (const [name, s] of Object.entries(schema.properties ?? {})) {
     const def = s.default !== undefined ? `\`${json(s.default)}\`` : required.has(name) ? '**required**' : '';
     const variants = s.oneOf ?? s.anyOf;
-    out.push(`| \`${prefix}${name}\` | ${cell(typeOf(s))} | ${cell(def)} | ${cell(bounds(s))} | ${cell(docs[`${docPrefix}${name}`] ?? '')} |`);
+    const meaning = docs[`${docPrefix}${name}`] ?? s.description ?? '';
+    out.push(`| \`${prefix}${name}\` | ${cell(typeOf(s))} | ${cell(def)} | ${cell(bounds(s))} | ${cell(meaning)} |`);
     if (s.type === 'object' && s.properties) out.push(...rows(s, docs, `${prefix}${name}.`, `${docPrefix}${name}.`));
     else if (variants && variants.every((v) => v.type === 'object' && v.properties)) {
       for (const v of variants) {
@@ -245,6 +246,27 @@ for (const m of cli.registeredMiddlewares()) {
   lines.push(`${m.description ?? ''}${m.package === undefined ? '' : ` From \`${m.package}\` (\`${m.name}()\`).`}`.trim(), '');
   const body = rows(schema, docs);
   lines.push(...(body.length === 0 ? ['No options.'] : [...header, ...body]), '');
+}
+
+// ConnectionManager.fromConfig(json) takes the same kind of file, with its own options.
+let cm;
+try {
+  cm = await import('@shallot/connection-manager');
+} catch {
+  cm = undefined;
+}
+if (cm?.connectionManagerOptionsSchema !== undefined) {
+  const json = cli.jsonOnly(cm.connectionManagerOptionsSchema);
+  const loc = await locate(cm.connectionManagerOptionsSchema, '@shallot/connection-manager');
+  lines.push(
+    '## ConnectionManager.fromConfig',
+    '',
+    '`ConnectionManager.fromConfig(json)` from `@shallot/connection-manager` takes the options of `new ConnectionManager()` that JSON can hold:',
+    '',
+    ...header,
+    ...rows(toJson(json), loc.dir === undefined || loc.exportName === undefined ? {} : fieldDocs(loc.dir, loc.exportName)),
+    '',
+  );
 }
 
 const text = `${lines.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd()}\n`;

@@ -101,8 +101,10 @@ export function jsonOnly(schema: Schema): Schema | undefined {
   }
 }
 
+// A field a JSON file may leave out: optional, or with a default.
 function isOptional(schema: Schema): boolean {
-  return (schema as unknown as { _zod: { optin?: string } })._zod.optin === 'optional';
+  const optin = (schema as unknown as { _zod: { optin?: string } })._zod.optin;
+  return optin !== undefined || defOf(schema).type === 'default' || defOf(schema).type === 'prefault';
 }
 
 /**
