@@ -25,6 +25,8 @@ export default defineConfig({
           environment: 'node',
           testTimeout: 15_000,
           hookTimeout: 15_000,
+          // A package whose tests need a service (Redis) checks for it once, in its global setup.
+          ...(existsSync(`${root}packages/${name}/test/global-setup.ts`) ? { globalSetup: [`test/global-setup.ts`] } : {}),
         },
       })),
       ...examples.map((name) => ({

@@ -27,7 +27,8 @@ export interface CircuitBreakerContext {
   readonly key: string;
   /**
    * The circuit's state as the request was let in (`'half-open'` for a probe) or refused, then,
-   * once its outcome was counted, the state after it.
+   * once its outcome was counted, the state after it. A store that answers asynchronously (a
+   * shared one) counts the outcome in the background: the state stays the one let in with.
    */
   readonly state: CircuitState;
 }
@@ -88,6 +89,7 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
     counter: failureCounter(resolved),
     halfOpenMaxProbes: resolved.halfOpenMaxProbes,
     successThreshold: resolved.successThreshold,
+    probeLeaseMs: resolved.probeLeaseMs,
     recoveryMs: (reopens) =>
       backoff === undefined ? resolved.recoveryTimeoutMs : Math.min(maxRecoveryMs, resolved.recoveryTimeoutMs * backoff.factor ** reopens),
   };
@@ -118,6 +120,9 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
       }
     }
   };
+
+  // Changes made by other processes sharing the store reach this breaker's listeners too.
+  store.onChange?.(({ key, previous, record }) => emit(key, { from: previous?.state ?? 'closed', to: record.state }));
 
   /**
    * Runs a step of the state machine through the store. The store may apply it more than once
@@ -190,12 +195,13 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
       try {
         response = await next();
       } catch (error) {
+        // An asynchronous store counts the outcome in the background: the caller does not wait on it.
         const counted = count(ctx, key, permit, admittedAs, { error });
-        ctx.circuitBreaker = { key, state: isPromiseLike(counted) ? await counted : counted };
+        if (!isPromiseLike(counted)) ctx.circuitBreaker = { key, state: counted };
         throw error;
       }
       const counted = count(ctx, key, permit, admittedAs, { response });
-      ctx.circuitBreaker = { key, state: isPromiseLike(counted) ? await counted : counted };
+      if (!isPromiseLike(counted)) ctx.circuitBreaker = { key, state: counted };
       return response;
     },
     {

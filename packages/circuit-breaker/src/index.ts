@@ -18,4 +18,4 @@ export {
 export type { CircuitBreakerSnapshot } from './snapshot.js';
 export type { CircuitStateChange, CircuitStateListener } from './state-change.js';
 export type { CircuitBreakerRecord, CircuitState } from './state-machine.js';
-export { memoryCircuitBreakerStore, type CircuitBreakerStore, type MemoryCircuitBreakerStoreOptions } from './store.js';
+export { memoryCircuitBreakerStore, type CircuitBreakerStore, type CircuitBreakerStoreChange, type MemoryCircuitBreakerStoreOptions } from './store.js';

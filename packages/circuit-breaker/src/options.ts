@@ -66,6 +66,13 @@ export const circuitBreakerOptionsSchema = z
     /** Probe successes that close a half-open circuit. @default 1 */
     successThreshold: z.number().int().min(1).default(1),
     /**
+     * How long a half-open probe holds its slot. A probe whose outcome has not come by then (it
+     * hangs, or the process running it died: with a shared store, another process's probe) is
+     * written off, and the next call probes in its place. Set it to the longest a request may
+     * take (its timeout). @default 60_000
+     */
+    probeLeaseMs: positiveMs.default(60_000),
+    /**
      * Whether an outcome counts as a failure. By default network errors, timeouts and 5xx
      * responses do; 4xx responses, successes and the caller's own aborts do not.
      */

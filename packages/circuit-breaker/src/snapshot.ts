@@ -23,6 +23,7 @@ const recordSchema = z.object({
   reopens: count,
   probes: count,
   successes: count,
+  probeLeaseUntil: time.optional(),
 });
 
 const snapshotSchema = z.object({

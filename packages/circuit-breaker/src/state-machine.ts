@@ -36,6 +36,13 @@ export interface CircuitBreakerRecord {
   readonly probes: number;
   /** While half-open: probe successes so far. */
   readonly successes: number;
+  /**
+   * While half-open: when the probes in flight are presumed lost (clock ms). A probe holds its
+   * slot as a lease: if its outcome never comes (the process running it died, or it hangs), the
+   * next call after this time takes the slot over, so the circuit cannot stay wedged half-open.
+   * Absent in records written before leases existed (read as 0).
+   */
+  readonly probeLeaseUntil?: number;
 }
 
 /** What the machine needs to know of the options. */
@@ -43,6 +50,8 @@ export interface MachineConfig {
   readonly counter: FailureCounter;
   readonly halfOpenMaxProbes: number;
   readonly successThreshold: number;
+  /** How long a probe holds its half-open slot before the slot is presumed lost. */
+  readonly probeLeaseMs: number;
   /** The open period after `reopens` re-opens. */
   recoveryMs(reopens: number): number;
 }
@@ -67,7 +76,7 @@ export type Verdict = 'success' | 'failure' | 'ignore';
 
 /** A closed circuit that has seen nothing. */
 export function initialRecord(config: MachineConfig, generation = 0): CircuitBreakerRecord {
-  return { state: 'closed', generation, counter: config.counter.initial(), openedAt: 0, halfOpenAt: 0, reopens: 0, probes: 0, successes: 0 };
+  return { state: 'closed', generation, counter: config.counter.initial(), openedAt: 0, halfOpenAt: 0, reopens: 0, probes: 0, successes: 0, probeLeaseUntil: 0 };
 }
 
 function open(record: CircuitBreakerRecord, now: number, reopens: number, config: MachineConfig): CircuitBreakerRecord {
@@ -80,6 +89,7 @@ function open(record: CircuitBreakerRecord, now: number, reopens: number, config
     reopens,
     probes: 0,
     successes: 0,
+    probeLeaseUntil: 0,
   };
 }
 
@@ -90,12 +100,25 @@ export function admit(record: CircuitBreakerRecord, now: number, config: Machine
       return { record, permit: { generation: record.generation, probe: false }, retryAfterMs: 0 };
     case 'open': {
       if (now < record.halfOpenAt) return { record, permit: undefined, retryAfterMs: record.halfOpenAt - now };
-      const next: CircuitBreakerRecord = { ...record, state: 'half-open', generation: record.generation + 1, probes: 1, successes: 0 };
+      const next: CircuitBreakerRecord = {
+        ...record,
+        state: 'half-open',
+        generation: record.generation + 1,
+        probes: 1,
+        successes: 0,
+        probeLeaseUntil: now + config.probeLeaseMs,
+      };
       return { record: next, permit: { generation: next.generation, probe: true }, retryAfterMs: 0 };
     }
     case 'half-open': {
-      if (record.probes >= config.halfOpenMaxProbes) return { record, permit: undefined, retryAfterMs: 0 };
-      const next: CircuitBreakerRecord = { ...record, probes: record.probes + 1 };
+      if (record.probes < config.halfOpenMaxProbes) {
+        const next: CircuitBreakerRecord = { ...record, probes: record.probes + 1, probeLeaseUntil: now + config.probeLeaseMs };
+        return { record: next, permit: { generation: next.generation, probe: true }, retryAfterMs: 0 };
+      }
+      if (now < (record.probeLeaseUntil ?? 0)) return { record, permit: undefined, retryAfterMs: 0 };
+      // Every lease ran out without an outcome: the probes are written off (a new generation, so a
+      // late outcome of one counts for nothing) and this call probes in their place.
+      const next: CircuitBreakerRecord = { ...record, generation: record.generation + 1, probes: 1, probeLeaseUntil: now + config.probeLeaseMs };
       return { record: next, permit: { generation: next.generation, probe: true }, retryAfterMs: 0 };
     }
     case 'isolated':

@@ -3,6 +3,16 @@ import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import type { CircuitBreakerRecord } from './state-machine.js';
 
+/** A record that changed outside this process, as a shared store heard of it. */
+export interface CircuitBreakerStoreChange {
+  /** The circuit's key. */
+  readonly key: string;
+  /** The record this process had before the change (`undefined`: none yet, the circuit was closed). */
+  readonly previous: CircuitBreakerRecord | undefined;
+  /** The record now stored (what `peek(key)` answers from now on). */
+  readonly record: CircuitBreakerRecord;
+}
+
 /**
  * Where circuit records live. The memory store keeps them in this process; a shared store (Redis)
  * lets every process of a service see the same circuits. Methods may return promises.
@@ -12,6 +22,11 @@ import type { CircuitBreakerRecord } from './state-machine.js';
  * `WATCH`/`MULTI`, or a compare-and-set on `generation`) may call `apply` again on a fresh read
  * after a conflict; `apply` is pure, and the result of its last call is the one that must be
  * stored and returned. When `apply` returns the record it was given, nothing needs writing.
+ *
+ * The breaker runs `update` for every call it admits, and again for its outcome. A store that
+ * answers synchronously when nothing changes (a closed circuit, a success on a clean count)
+ * keeps the success path free of I/O and of promises. When `update` returns a promise for an
+ * outcome, the breaker does not wait for it: the response goes back to the caller at once.
  */
 export interface CircuitBreakerStore {
   /** Atomically replaces the record of `key` with `apply(current)` and returns what was stored. */
@@ -23,6 +38,13 @@ export interface CircuitBreakerStore {
   peek(key: string): CircuitBreakerRecord | undefined;
   /** Every record this process knows, without I/O (for `breaker.snapshot()`). */
   entries(): Iterable<readonly [string, CircuitBreakerRecord]>;
+  /**
+   * Calls `listener` when a record this process knows changes elsewhere (a shared store hears
+   * of another process's write), once `peek` answers with the new record. The breaker reports
+   * the state changes heard this way to its `onStateChange` listeners, so every process of a
+   * service sees a circuit open. Optional: a store local to the process has nothing to hear.
+   */
+  onChange?(listener: (change: CircuitBreakerStoreChange) => void): { dispose(): void };
 }
 
 /** Options of {@link memoryCircuitBreakerStore}. */

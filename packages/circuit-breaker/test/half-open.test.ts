@@ -102,4 +102,27 @@ describe('circuitBreaker half-open', () => {
     expect(await settle(client.get('/api'))).toBe(200);
     expect(breaker.state('global')).toBe('closed');
   });
+  it('writes off a probe whose lease ran out, so a hung probe cannot wedge the circuit half-open', async () => {
+    upstream = await createTestServer();
+    upstream.route('/api', [{ status: 500 }, { status: 200, delayMs: 300 }, { status: 200 }]);
+    const clock = virtualClock();
+    const breaker = circuitBreaker({ failureThreshold: 1, recoveryTimeoutMs: 100, probeLeaseMs: 1_000, key: 'global' });
+    await using client = compose().use(breaker).build({ baseUrl: upstream.url, clock });
+    await settle(client.get('/api'));
+    await clock.advance(100);
+    const hung = settle(client.get('/api'));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // The lease holds the slot...
+    expect(isCircuitBreakerOpenError(await settle(client.get('/api')))).toBe(true);
+    await clock.advance(999);
+    expect(isCircuitBreakerOpenError(await settle(client.get('/api')))).toBe(true);
+    // ...until it runs out: the next call probes in its place and closes the circuit.
+    await clock.advance(1);
+    expect(await settle(client.get('/api'))).toBe(200);
+    expect(breaker.state('global')).toBe('closed');
+    // The written-off probe's late success counts for nothing.
+    expect(await hung).toBe(200);
+    expect(breaker.state('global')).toBe('closed');
+    expect(upstream.hits('/api')).toBe(3);
+  });
 });

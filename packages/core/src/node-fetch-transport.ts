@@ -256,7 +256,15 @@ export function nodeFetchTransport(options: NodeFetchTransportOptions = {}): Tra
     let agent = proxyAgents.get(key);
     if (agent === undefined) {
       const base = { keepAlive: true, maxSockets: resolved.maxSockets, maxFreeSockets: resolved.maxSockets, scheduling: 'lifo' as const };
-      agent = secure ? new HttpsProxyAgent(proxy, { ...base, ...(tls ?? {}) }) : new HttpProxyAgent(proxy, base);
+      if (secure) {
+        const tunnel = new HttpsProxyAgent(proxy, base);
+        // The agent's own options reach every request's TLS handshake with the origin (through
+        // the tunnel); the constructor's reach only the proxy connection.
+        Object.assign(tunnel.options, tls ?? {});
+        agent = tunnel;
+      } else {
+        agent = new HttpProxyAgent(proxy, base);
+      }
       proxyAgents.set(key, agent);
     }
     return agent;

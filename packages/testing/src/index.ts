@@ -22,3 +22,4 @@ export {
   type ConformanceReport,
   type ConformanceRule,
 } from './conformance.js';
+export { createTestProxy, type ProxyLogEntry, type TestProxy, type TestProxyOptions } from './test-proxy.js';
