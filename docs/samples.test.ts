@@ -1,5 +1,5 @@
 // Runs every ```ts code block of every guide in docs/ and of the README (blocks fenced as
-// ```ts no-run are skipped), twice:
+// ```ts no-run are skipped; ```ts redis blocks run in docs/redis-samples.test.ts), twice:
 // - as TypeScript, imported by vitest (packages resolved to their sources);
 // - as plain JavaScript on this Node.js (the lowest supported is 20): the types are stripped with
 //   TypeScript's transpileModule, keeping every syntax as written (target ESNext, so an
@@ -7,37 +7,16 @@
 //   `node` in a child process against the built packages (dist/, as `npm install` leaves them).
 // Each block is a complete module: it imports shallot by package name and stands up its own
 // upstream with createTestServer(), so what the guide shows is what this test executes.
-import { execFile } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { runAsJavaScript } from './sample-runner.js';
 
 const dir = fileURLToPath(new URL('.', import.meta.url));
 const root = fileURLToPath(new URL('..', import.meta.url));
+// Shared with docs/redis-samples.test.ts, which runs at the same time: files are overwritten, never removed.
 const out = `${dir}.samples/`;
-rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
-
-/** Strips the types of a sample, nothing else. */
-function toJavaScript(code: string, fileName: string): string {
-  const result = ts.transpileModule(code, {
-    fileName,
-    reportDiagnostics: true,
-    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ESNext, verbatimModuleSyntax: false, sourceMap: false },
-  });
-  const problems = (result.diagnostics ?? []).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
-  if (problems.length > 0) throw new Error(`${fileName}: ${problems.join('; ')}`);
-  return result.outputText;
-}
-
-function runNode(path: string): Promise<{ code: number; output: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [path], { cwd: root, timeout: 20_000, env: { ...process.env, NODE_OPTIONS: '' } }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, output: `${stdout}${stderr}` });
-    });
-  });
-}
 
 const sources = [
   ...readdirSync(dir)
@@ -62,8 +41,7 @@ for (const source of sources) {
         await import(/* @vite-ignore */ `${base}.ts`);
       });
       it.concurrent(`sample ${index + 1} (line ${line}) as JavaScript on Node.js ${process.versions.node}`, async () => {
-        writeFileSync(`${base}.mjs`, toJavaScript(code, `${source.stem}-${index + 1}.ts`));
-        const result = await runNode(`${base}.mjs`);
+        const result = await runAsJavaScript(code, `${base}.mjs`);
         expect(result.code, result.output).toBe(0);
       });
     });
