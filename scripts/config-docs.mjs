@@ -8,7 +8,6 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
-import { z } from 'zod';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const target = join(root, 'docs/configuration.md');
@@ -185,7 +184,7 @@ function rows(schema, docs, prefix = '', docPrefix = '') {
 }
 
 const header = ['| option | type | default | bounds | meaning |', '| --- | --- | --- | --- | --- |'];
-const toJson = (schema) => z.toJSONSchema(schema, { io: 'input' });
+const toJson = (schema) => cli.configJsonSchema(schema);
 
 // ---- The document -----------------------------------------------------------------------------
 

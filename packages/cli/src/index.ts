@@ -1,7 +1,7 @@
 export { type ConfigIssue } from './config-issues.js';
 export { type MiddlewareConfig, type StackConfig, stackConfigSchema, type TransportConfig, transportConfigSchema, type TransportKind } from './config-schema.js';
 export { jsonOnly } from './json-only.js';
-export { stackConfigJsonSchema } from './json-schema.js';
+export { configJsonSchema, stackConfigJsonSchema } from './json-schema.js';
 export { type MiddlewareRegistration, type RegisteredMiddleware, registeredMiddlewares, registerMiddleware } from './registry.js';
 export {
   isStackConfigError,

@@ -83,6 +83,12 @@ export function jsonOnly(schema: Schema): Schema | undefined {
       return kept.every((i, n) => i === items[n]) ? schema : rebuild(schema, def, { items: kept });
     }
     case 'pipe': {
+      // A preprocess (a transform, then a schema): the schema after it decides what JSON may hold.
+      if (defOf(def.in as Schema).type === 'transform') {
+        const output = jsonOnly(def.out as Schema);
+        if (output === undefined) return undefined;
+        return output === def.out ? schema : rebuild(schema, def, { out: output });
+      }
       // A transform after a JSON input (`methods` upper-cased): the input side decides.
       const input = jsonOnly(def.in as Schema);
       if (input === undefined) return undefined;

@@ -8,6 +8,28 @@ import { stackConfigSchema } from './config-schema.js';
  * completion and checking in editors.
  */
 export function stackConfigJsonSchema(): Record<string, unknown> {
-  const schema = z.toJSONSchema(stackConfigSchema, { io: 'input', target: 'draft-2020-12' }) as Record<string, unknown>;
-  return { ...schema, title: 'shallot stack config' };
+  return { ...configJsonSchema(stackConfigSchema), title: 'shallot stack config' };
+}
+
+type Def = { type: string; in?: z.ZodType; out?: z.ZodType };
+const defOf = (schema: unknown): Def => (schema as { _zod: { def: Def } })._zod.def;
+
+/**
+ * The JSON Schema (draft 2020-12) of what a config file may write for `schema`, as zod 4's
+ * `z.toJSONSchema` makes it for the input side, except that a field normalised by a preprocess
+ * step (`z.preprocess(fn, schema)`) is described by the schema after the step.
+ */
+export function configJsonSchema(schema: z.ZodType): Record<string, unknown> {
+  return z.toJSONSchema(schema, {
+    io: 'input',
+    target: 'draft-2020-12',
+    unrepresentable: 'any',
+    override(ctx) {
+      const def = defOf(ctx.zodSchema);
+      if (def.type !== 'pipe' || def.in === undefined || def.out === undefined || defOf(def.in).type !== 'transform') return;
+      const { $schema: _drop, ...out } = configJsonSchema(def.out);
+      for (const key of Object.keys(ctx.jsonSchema)) delete (ctx.jsonSchema as Record<string, unknown>)[key];
+      Object.assign(ctx.jsonSchema, out);
+    },
+  }) as Record<string, unknown>;
 }

@@ -93,6 +93,19 @@ export class RequestBody {
   async take(request?: RequestTarget): Promise<BodyPayload> {
     if (this.#kind === 'stream' && this.#sends > 0) throw new BodyNotReplayableError({ request });
     this.#sends++;
+    // A Blob or FormData is streamed afresh for each send: never held whole in memory.
+    if (this.#kind === 'blob') {
+      const blob = this.#source as Blob;
+      return { data: Readable.fromWeb(blob.stream() as NodeReadableStream<Uint8Array>), length: blob.size };
+    }
+    if (this.#kind === 'form-data') {
+      // The Fetch standard's own multipart encoder: it streams each part and gives the boundary.
+      const encoded = new Response(this.#source as FormData);
+      return {
+        data: Readable.fromWeb(encoded.body as NodeReadableStream<Uint8Array>),
+        contentType: encoded.headers.get('content-type') ?? undefined,
+      };
+    }
     return this.#materialized ?? (this.#materialized = await this.#materialize());
   }
 

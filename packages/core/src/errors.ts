@@ -20,6 +20,11 @@ export interface ShallotErrorOptions {
   cause?: unknown;
   /** The request that failed, named in the message. */
   request?: RequestTarget | undefined;
+  /**
+   * The message was built by shallot from values it already redacted (an options error): it is
+   * not searched for secrets again, which would hide option names such as `cookies.jar`.
+   */
+  messageIsSafe?: boolean | undefined;
 }
 
 /**
@@ -33,8 +38,8 @@ export function redactUrlCredentials(url: URL | string): string {
   return redactUrl(url);
 }
 
-function describeTarget(request: RequestTarget | undefined, message: string): string {
-  const text = redactText(message);
+function describeTarget(request: RequestTarget | undefined, message: string, safe: boolean): string {
+  const text = safe ? message : redactText(message);
   if (request === undefined) return text;
   return `${request.method} ${redactUrl(request.url)}: ${text}`;
 }
@@ -51,7 +56,7 @@ export class ShallotError extends Error {
   readonly url: string | undefined;
 
   constructor(code: string, message: string, options: ShallotErrorOptions = {}) {
-    super(describeTarget(options.request, message), options.cause === undefined ? undefined : { cause: options.cause });
+    super(describeTarget(options.request, message, options.messageIsSafe === true), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ShallotError';
     this.code = code;
     this.method = options.request?.method;
@@ -89,7 +94,7 @@ export function errorGuard<T extends ShallotError>(code: string): (error: unknow
  */
 export class InvalidOptionsError extends ShallotError {
   constructor(message: string, options: ShallotErrorOptions = {}) {
-    super('ERR_INVALID_OPTIONS', message, options);
+    super('ERR_INVALID_OPTIONS', message, { messageIsSafe: true, ...options });
     this.name = 'InvalidOptionsError';
   }
 }

@@ -19,6 +19,8 @@ import { tlsKey, type TlsOptions } from './tls-options.js';
 import { type TransportSignal, transportSignal } from './transport-signal.js';
 import {
   assertSendable,
+  isStaleSocketError,
+  resendable,
   NodeStreamSource,
   poolOptionsShape,
   toTransportError,
@@ -111,20 +113,35 @@ function guardConnect(agent: AnyAgent, connectMs: number | undefined, secure: bo
   return agent;
 }
 
-const staleSocketCodes = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
-const idempotentMethods = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-
-/** A socket error before any response byte: what a server closing an idle keep-alive socket causes. */
-function isStaleSocketError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && staleSocketCodes.has(code);
+/** The `ClientRequest` node-fetch made for one send, caught as the agent is handed it. */
+interface SentRequest {
+  request?: http.ClientRequest;
 }
 
-/** An idempotent request (or one with an Idempotency-Key) whose body can be sent again. */
-function resendable(ctx: BaseContext, hop: Hop): boolean {
-  const body = ctx.request.body;
-  if (hop.sendBody && body !== null && !body.replayable) return false;
-  return idempotentMethods.has(hop.method) || hop.headers.has('idempotency-key');
+let capturing: SentRequest | undefined;
+const watchedAgents = new WeakSet<AnyAgent>();
+
+/**
+ * Runs `send` (a node-fetch call, which makes its `ClientRequest` synchronously) and notes the
+ * request the agent receives, so a failure can tell whether it went over a reused socket
+ * (`request.reusedSocket`, set by Node's agent).
+ */
+function sendCapturing<T>(sent: SentRequest, agent: AnyAgent, send: () => Promise<T>): Promise<T> {
+  if (!watchedAgents.has(agent)) {
+    watchedAgents.add(agent);
+    const pooled = agent as unknown as { addRequest: (request: http.ClientRequest, options: unknown) => void };
+    const add = pooled.addRequest.bind(agent);
+    pooled.addRequest = (request, options) => {
+      if (capturing !== undefined) capturing.request = request;
+      add(request, options);
+    };
+  }
+  capturing = sent;
+  try {
+    return send();
+  } finally {
+    capturing = undefined;
+  }
 }
 
 /** Closes the idle sockets an agent keeps for `url`'s host: after one turned out dead, the rest are suspect. */
@@ -282,13 +299,14 @@ export function nodeFetchTransport(options: NodeFetchTransportOptions = {}): Tra
 
   async function fetchHop(ctx: BaseContext, hop: Hop, init: NodeFetchInit, agent: AnyAgent): Promise<NodeFetchResponse> {
     const fetch = loadedFetch ?? (await loadFetch());
+    const sent: SentRequest = {};
     try {
-      return await fetch(hop.url.href, { ...init, agent });
+      return await sendCapturing(sent, agent, () => fetch(hop.url.href, { ...init, agent }));
     } catch (error) {
       // A kept-alive socket the server had closed fails before any response byte: send once
-      // more on a fresh socket when nothing can have been acted on twice (an idempotent request
-      // whose body can be sent again), as undici does.
-      if (!isStaleSocketError(error) || !resendable(ctx, hop) || ctx.aborted) throw error;
+      // more on a fresh socket when it was a reused one and nothing can have been acted on twice
+      // (an idempotent request whose body can be sent again).
+      if (sent.request?.reusedSocket !== true || !isStaleSocketError(error) || !resendable(ctx, hop) || ctx.aborted) throw error;
       dropFreeSockets(agent, hop.url);
       const again = hop.sendBody && ctx.request.body !== null ? await ctx.request.body.take(ctx.request) : undefined;
       return fetch(hop.url.href, { ...init, agent, body: (again?.data ?? init.body) as NodeFetchInit['body'] });

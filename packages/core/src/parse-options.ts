@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { InvalidOptionsError } from './errors.js';
+import { isSensitiveKey, REDACTED } from './redact.js';
 
 type Issue = z.core.$ZodIssue;
 
@@ -70,7 +71,10 @@ export function formatIssues(issues: readonly Issue[], input: unknown, name: str
       const what = describeIssue(issue);
       if (issue.code === 'unrecognized_keys') return `${path}: ${what}`;
       const got = valueAt(input, issue.path);
-      return `${path}: ${what}, got ${formatValue(got)}`;
+      // The value of a secret (an API key of the wrong type, say) is never printed.
+      const last = issue.path.at(-1);
+      const shown = typeof last === 'string' && isSensitiveKey(last) ? REDACTED : formatValue(got);
+      return `${path}: ${what}, got ${shown}`;
     })
     .join('; ');
 }

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
-import { type BaseContext, scopeOf } from './context.js';
+import { type BaseContext, type Hop, scopeOf } from './context.js';
 import { isShallotError, NetworkError, ShallotError, TimeoutError } from './errors.js';
 import type { ResponseSource } from './response.js';
 import { redactText } from './redact.js';
@@ -117,6 +117,22 @@ export function toTransportError(error: unknown, ctx: BaseContext, signal?: { re
   }
   const message = error instanceof Error ? error.message : String(error);
   return new NetworkError(code === undefined || message.includes(code) ? message : `${message} (${code})`, { request, cause: error });
+}
+
+const staleSocketCodes = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET']);
+const idempotentMethods = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+/** A socket error before any response byte: what a server closing an idle keep-alive socket causes. */
+export function isStaleSocketError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && staleSocketCodes.has(code);
+}
+
+/** An idempotent request (or one with an Idempotency-Key) whose body can be sent again. */
+export function resendable(ctx: BaseContext, hop: Hop): boolean {
+  const body = ctx.request.body;
+  if (hop.sendBody && body !== null && !body.replayable) return false;
+  return idempotentMethods.has(hop.method) || hop.headers.has('idempotency-key');
 }
 
 /**

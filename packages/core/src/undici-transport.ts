@@ -228,16 +228,17 @@ export function undiciTransport(options: UndiciTransportOptions = {}): Transport
         const streamedLength = payload !== undefined && typeof upload === 'object' && !(upload instanceof Uint8Array) ? payloadLength(payload) : undefined;
         const wire = wireHeaders(hop.headers, payload, resolved.decompress, streamedLength);
         const route = routeFor(hop.url, hopTls(ctx, hop.url), connectMs);
+        const dispatch = {
+          origin: hop.url.origin,
+          path: hop.url.pathname + hop.url.search,
+          method: hop.method as Dispatcher.HttpMethod,
+          headers: wire.flat,
+          body: upload ?? null,
+          signal: signal as unknown as AbortSignal | undefined,
+        };
         let data: Dispatcher.ResponseData;
         try {
-          data = await route.request({
-            origin: hop.url.origin,
-            path: hop.url.pathname + hop.url.search,
-            method: hop.method as Dispatcher.HttpMethod,
-            headers: wire.flat,
-            body: upload ?? null,
-            signal: signal as unknown as AbortSignal | undefined,
-          });
+          data = await route.request(dispatch);
         } catch (error) {
           throw toTransportError(error, ctx, signal);
         }

@@ -58,6 +58,7 @@ beforeAll(async () => {
     response.end();
   });
   server.route('/hang', { action: 'hang' });
+  server.route('/upload-307', { status: 307, headers: { location: '/echo' } });
   server.route('/typed', { json: { id: 7, name: 'x', tags: ['a'] } });
   server.route('/chunks', { chunks: ['aaaa', 'bbbb', 'cccc'], chunkDelayMs: 5, headers: { 'content-length': '12' } });
 });
@@ -134,6 +135,21 @@ describe.each(transports)('%s transport: what fetch does', (_name, make) => {
     expect(await read.text()).toBe('aaaabbbbcccc');
     expect(down.at(-1)).toEqual({ transferredBytes: 12, totalBytes: 12, percent: 100 });
     expect(down.every((p, i) => i === 0 || p.transferredBytes >= (down[i - 1] as Progress).transferredBytes)).toBe(true);
+  });
+
+  it('streams Blob and FormData uploads, each send afresh (a 307 re-sends them whole)', async () => {
+    await using client = compose().build({ transport: make() });
+    const blob = new Blob(['b'.repeat(300_000)], { type: 'application/octet-stream' });
+    const sent = (await (await client.post(`${server.url}/upload-307`, { body: blob })).json()) as { length: number; headers: Record<string, string> };
+    expect(sent.length).toBe(300_000);
+    expect(sent.headers['content-length']).toBe('300000');
+    expect(sent.headers['content-type']).toBe('application/octet-stream');
+    const form = new FormData();
+    form.set('name', 'shallot');
+    form.set('file', new File(['f'.repeat(100_000)], 'data.bin'));
+    const multipart = (await (await client.post(`${server.url}/upload-307`, { body: form })).json()) as { length: number; headers: Record<string, string> };
+    expect(multipart.headers['content-type']).toMatch(/^multipart\/form-data; boundary=/);
+    expect(multipart.length).toBeGreaterThan(100_000);
   });
 
   it('validates and types a body with res.json(schema); a mismatch names the path', async () => {

@@ -26,6 +26,8 @@ const pin = z
  */
 const endpointPattern = /^(?:(?:\*\.)?[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
+const forbiddenKeys = ['__proto__', 'constructor', 'prototype'];
+
 const endpointShape = {
   /** Client certificate (chain), PEM or a file path. Needs `key`. */
   cert: material.optional(),
@@ -72,7 +74,16 @@ export const tlsOptionsSchema = z.strictObject({
    * identity (`cert`, `key`, `pfx`, `passphrase`), which is inherited only as a whole.
    */
   endpoints: z
-    .record(z.string(), tlsEndpointOptionsSchema)
+    .preprocess((value, ctx) => {
+      // Checked before parsing: building the record would drop these silently (`__proto__` sets
+      // the prototype instead of a key).
+      if (value !== null && typeof value === 'object') {
+        for (const key of forbiddenKeys) {
+          if (Object.prototype.hasOwnProperty.call(value, key)) ctx.addIssue({ code: 'custom', message: `'${key}' is not an endpoint pattern (a forbidden key)` });
+        }
+      }
+      return value;
+    }, z.record(z.string(), tlsEndpointOptionsSchema))
     .superRefine((endpoints, ctx) => {
       for (const pattern of Object.keys(endpoints)) {
         if (endpointPattern.test(pattern)) continue;

@@ -105,6 +105,12 @@ describe('bad input fails at construction', () => {
     expect(failure({ verify: false })).toMatch(/^tls: unknown option 'verify'/);
   });
 
+  it('refuses a __proto__ endpoint from JSON instead of dropping it silently', () => {
+    const endpoints = JSON.parse('{ "__proto__": { "rejectUnauthorized": false } }') as Record<string, unknown>;
+    expect(failure({ endpoints })).toMatch(/^tls\.endpoints: '__proto__' is not an endpoint pattern/);
+    expect(failure({ endpoints: JSON.parse('{ "constructor": {} }') })).toMatch(/'constructor' is not an endpoint pattern/);
+  });
+
   it('names the endpoint whose settings are wrong', () => {
     const message = failure({
       endpoints: { 'api.example.com': { cert: pki.path('client-one.crt'), key: pki.path('client-two.key') } },

@@ -135,9 +135,9 @@ export function retry(options: RetryOptions = {}): RetryMiddleware {
       if (reason !== undefined) {
         state.exhausted = true;
         if (gaveUp.size > 0) gaveUp.emit({ ctx, attempts: attempt, reason, response, error: failed ? error : undefined });
-        if (reason === 'body-not-replayable') {
-          releaseBody(response)();
-          const cause = failed ? new BodyNotReplayableError({ request: ctx.request, cause: error }) : new BodyNotReplayableError({ request: ctx.request });
+        // A response is returned as it is: nothing would be sent again either way.
+        if (reason === 'body-not-replayable' && failed) {
+          const cause = new BodyNotReplayableError({ request: ctx.request, cause: error });
           throw new MaxRetriesExceededError({ attempts: attempt, reason, cause, request: ctx.request });
         }
         if (failed) throw new MaxRetriesExceededError({ attempts: attempt, reason, cause: error, request: ctx.request });

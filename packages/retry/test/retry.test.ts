@@ -260,9 +260,9 @@ describe('retry: idempotency', () => {
     expect(server.hits('/get')).toBe(1);
   });
 
-  it('a stream body is never re-sent: gives up with BodyNotReplayableError as cause', async () => {
+  it('a stream body is never re-sent: a failed send gives up with BodyNotReplayableError as cause', async () => {
     await using server = await createTestServer();
-    server.route('/upload', failTimes(1));
+    server.route('/upload', [{ action: 'reset' }, { json: { ok: true } }]);
     await using client = compose().use(retry({ backoff: fast })).build({ baseUrl: server.url });
     const body = Readable.from([Buffer.from('part 1 '), Buffer.from('part 2')]);
     const error = await client.put('/upload', { body }).catch((e: unknown) => e);
@@ -271,7 +271,37 @@ describe('retry: idempotency', () => {
     expect((error as MaxRetriesExceededError).reason).toBe('body-not-replayable');
     expect(((error as MaxRetriesExceededError).cause as ShallotError).code).toBe('ERR_BODY_NOT_REPLAYABLE');
     expect(server.hits('/upload')).toBe(1);
+  });
+
+  it('a stream body is never re-sent: a retryable status is returned as it came (nothing would be re-sent)', async () => {
+    await using server = await createTestServer();
+    server.route('/upload', failTimes(1));
+    const reasons: string[] = [];
+    const layer = retry({ backoff: fast });
+    layer.onGiveUp((event) => reasons.push(event.reason));
+    await using client = compose().use(layer).build({ baseUrl: server.url });
+    const body = Readable.from([Buffer.from('part 1 '), Buffer.from('part 2')]);
+    const response = await client.put('/upload', { body });
+    expect(response.status).toBe(503);
+    await response.arrayBuffer();
+    expect(reasons).toEqual(['body-not-replayable']);
+    expect(server.hits('/upload')).toBe(1);
     expect(server.requests('/upload')[0]?.body.toString()).toBe('part 1 part 2');
+  });
+
+  it('returns a 503 whose Retry-After is past maxRetryAfterMs, whether the body is a stream or a string', async () => {
+    await using server = await createTestServer();
+    server.route('/busy', { status: 503, retryAfter: 120 });
+    await using client = compose()
+      .use(retry({ backoff: fast, maxRetryAfterMs: 1_000 }))
+      .build({ baseUrl: server.url });
+    const streamed = await client.put('/busy', { body: Readable.from([Buffer.from('x')]) });
+    expect(streamed.status).toBe(503);
+    await streamed.arrayBuffer();
+    const text = await client.put('/busy', { body: 'x' });
+    expect(text.status).toBe(503);
+    await text.arrayBuffer();
+    expect(server.hits('/busy')).toBe(2);
   });
 });
 

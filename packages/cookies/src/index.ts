@@ -1,0 +1,3 @@
+export { cookies, type CookiesContext } from './cookies.js';
+export { cookiesOptionsSchema, type CookiesOptions, type ResolvedCookiesOptions } from './options.js';
+export { CookieJar } from 'tough-cookie';
