@@ -1,5 +1,6 @@
 import { cache, cacheOptionsSchema } from '@shallot/cache';
 import { circuitBreaker, circuitBreakerOptionsSchema } from '@shallot/circuit-breaker';
+import { cookies, cookiesOptionsSchema } from '@shallot/cookies';
 import { hedge, hedgeOptionsSchema } from '@shallot/hedge';
 import { tls, tlsOptionsSchema } from '@shallot/mtls';
 import { concurrencyLimit, concurrencyLimitOptionsSchema, rateLimit, rateLimitOptionsSchema } from '@shallot/rate-limit';
@@ -21,6 +22,7 @@ export const builtinMiddlewares: readonly MiddlewareRegistration[] = [
   { name: 'retry', schema: retryOptionsSchema, factory: retry, package: '@shallot/retry', description: 'Retries with backoff, idempotency rules and Retry-After.' },
   { name: 'circuitBreaker', schema: circuitBreakerOptionsSchema, factory: circuitBreaker, package: '@shallot/circuit-breaker', description: 'One breaker per key: fail fast while an upstream is down, probe it to recover.' },
   { name: 'hedge', schema: hedgeOptionsSchema, factory: hedge, package: '@shallot/hedge', description: 'Sends a copy of a slow idempotent request; the first answer wins.' },
+  { name: 'cookies', schema: cookiesOptionsSchema, factory: cookies, package: '@shallot/cookies', description: 'RFC 6265 cookies through tough-cookie, stored from every redirect hop.' },
   { name: 'tls', schema: tlsOptionsSchema, factory: tls, package: '@shallot/mtls', description: 'TLS settings, client certificates (mutual TLS) and SPKI pinning, per host.' },
   { name: 'chaos', schema: chaosOptionsSchema, factory: chaos, package: '@shallot/testing', description: 'Injects latency and failures, to try the layers outside it.' },
 ];
