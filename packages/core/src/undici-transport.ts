@@ -244,7 +244,8 @@ export function undiciTransport(options: UndiciTransportOptions = {}): Transport
         }
         const status = data.statusCode;
         if (status < 100 || status > 599) {
-          data.body.destroy();
+          // undici's body errors with an AbortError when destroyed: nobody reads it, so listen.
+          data.body.on('error', () => {}).destroy();
           throw new NetworkError(`the server answered with an invalid status ${status}`, { request });
         }
         const location = redirectStatuses.has(status) && request.redirect !== 'manual' ? firstHeader(data.headers, 'location') : undefined;
