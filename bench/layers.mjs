@@ -4,14 +4,18 @@
 // the table prints each layer's µs/request over the empty stack. `npm run bench:layers [-- a,b]`.
 import { compose } from '@shallot/core';
 
-const [{ timeout }, { hedge }, { retry }, { tracing, requestId, metrics }, { circuitBreaker }, { rateLimit, concurrencyLimit }] = await Promise.all([
-  import('@shallot/timeout'),
-  import('@shallot/hedge'),
-  import('@shallot/retry'),
-  import('@shallot/tracing'),
-  import('@shallot/circuit-breaker'),
-  import('@shallot/rate-limit'),
-]);
+const [{ timeout }, { hedge }, { retry }, { tracing, requestId, metrics }, { circuitBreaker }, { rateLimit, concurrencyLimit }, { hooks, HookRegistry }, { auth }, { ConnectionManager }] =
+  await Promise.all([
+    import('@shallot/timeout'),
+    import('@shallot/hedge'),
+    import('@shallot/retry'),
+    import('@shallot/tracing'),
+    import('@shallot/circuit-breaker'),
+    import('@shallot/rate-limit'),
+    import('@shallot/hooks'),
+    import('@shallot/auth'),
+    import('@shallot/connection-manager'),
+  ]);
 
 const response = new Response(null, { status: 200 });
 const transport = { name: 'null', send: async () => response, close: async () => {} };
@@ -29,6 +33,16 @@ const variants = {
   breaker: () => [circuitBreaker()],
   'rate-limit': () => [rateLimit({ limit: 1e9, intervalMs: 1_000 })],
   concurrency: () => [concurrencyLimit({ max: 1_000 })],
+  'hooks-none': () => [hooks(new HookRegistry())],
+  'hooks-three': () => {
+    const registry = new HookRegistry();
+    registry.registerPreRequestHook(() => {});
+    registry.registerPostResponseHook(() => {});
+    registry.registerErrorHook(() => {});
+    return [hooks(registry)];
+  },
+  'auth-off': () => [auth()],
+  'auth-bearer': () => [auth({ bearer: 'token' })],
   resilient: () => [
     requestId(),
     metrics(),
@@ -46,6 +60,10 @@ const clients = Object.fromEntries(
     .filter(([name]) => only === undefined || only.includes(name) || name === 'bare')
     .map(([name, make]) => [name, build(make())]),
 );
+// The ConnectionManager's default stack as a user writes it, on the same instant transport.
+if (only === undefined || only.includes('connection-manager')) {
+  clients['connection-manager'] = new ConnectionManager({ transport, rateLimitRequests: 1e9, rateLimitPeriodMs: 1_000 });
+}
 const url = 'http://127.0.0.1:9/x';
 
 async function block(client, count) {

@@ -69,6 +69,24 @@ function layerRows() {
     layer('layer-rate-limit', 'shallot + `rateLimit()` (far from its limit)', '@shallot/rate-limit', 'rateLimit', (r) => [r({ limit: 1_000_000_000, intervalMs: 1_000 })]),
     layer('layer-concurrency', 'shallot + `concurrencyLimit({ max: 1000 })`', '@shallot/rate-limit', 'concurrencyLimit', (c) => [c({ max: 1_000 })]),
     {
+      name: 'shallot-resilient-traced',
+      label: 'the resilient stack + `tracing()` with the OTel SDK (no-op exporter)',
+      requires: ['@shallot/tracing', 'tracing'],
+      async create(env) {
+        const [{ tracing }, { BasicTracerProvider, SimpleSpanProcessor }, api] = await Promise.all([
+          import('@shallot/tracing'),
+          import('@opentelemetry/sdk-trace-base'),
+          import('@opentelemetry/api'),
+        ]);
+        const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
+        api.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+        // A no-op exporter: every span is made, ended and handed over, then dropped.
+        const exporter = { export: (_spans, done) => done({ code: 0 }), shutdown: async () => {} };
+        const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+        return shallot(env, { middlewares: [tracing({ tracerProvider }), ...(await resilient())] });
+      },
+    },
+    {
       name: 'shallot-resilient',
       label: 'resilient stack: requestId, metrics, timeout total, retry, breaker, rateLimit, timeout attempt (undici)',
       requires: ['@shallot/rate-limit', 'rateLimit'],
@@ -195,6 +213,36 @@ export const rows = [
   },
   ...layerRows(),
   {
+    name: 'fetch-gzip',
+    label: 'global `fetch`, gzip body (decoded by fetch)',
+    path: (size) => `/gzip/${size}`,
+    async create({ origin }) {
+      return { get: async (path, read) => (await fetch(origin + path))[read](), close: async () => {} };
+    },
+  },
+  {
+    name: 'node-fetch-gzip',
+    label: 'node-fetch 3, gzip body (decoded by node-fetch)',
+    path: (size) => `/gzip/${size}`,
+    async create({ origin, sockets }) {
+      const { default: nodeFetch } = await import('node-fetch');
+      const agent = new http.Agent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets });
+      return { get: async (path, read) => (await nodeFetch(origin + path, { agent }))[read](), close: async () => agent.destroy() };
+    },
+  },
+  {
+    name: 'shallot-gzip',
+    label: 'shallot undici, gzip body (decoded by shallot)',
+    path: (size) => `/gzip/${size}`,
+    create: (env) => shallot(env, { transport: 'undici' }),
+  },
+  {
+    name: 'shallot-nf-gzip',
+    label: 'shallot node-fetch, gzip body (decoded by shallot)',
+    path: (size) => `/gzip/${size}`,
+    create: (env) => shallot(env, { transport: 'node-fetch' }),
+  },
+  {
     name: 'shallot-cache-hit',
     label: 'shallot + `cache()`, HIT (max-age=600)',
     requires: ['@shallot/cache', 'cache'],
@@ -212,6 +260,21 @@ export const rows = [
     async create(env) {
       const cache = await optionalLayer('@shallot/cache', 'cache');
       return shallot(env, { middlewares: [cache()] });
+    },
+  },
+  {
+    name: 'shallot-cm',
+    label: 'shallot `ConnectionManager` default stack, undici (rate limit far above the load, no hooks, no auth)',
+    requires: ['@shallot/connection-manager', 'ConnectionManager'],
+    async create({ origin, sockets }) {
+      const { ConnectionManager } = await import('@shallot/connection-manager');
+      // As a user writes it: the defaults (retries, breaker, 30 s timeout, hooks layer), a pool
+      // as large as the concurrency, and a rate limit no bench run comes near.
+      const manager = new ConnectionManager({ poolMaxsize: sockets, rateLimitRequests: 1_000_000_000, rateLimitPeriodMs: 1_000 });
+      return {
+        get: async (path, read) => (await manager.get(origin + path))[read](),
+        close: () => manager.close(),
+      };
     },
   },
 ];

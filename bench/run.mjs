@@ -234,6 +234,8 @@ check('shallot-undici vs undici.request', 'shallot-undici', 'undici', 0.85, '>= 
 check('shallot + 10 no-op middlewares vs undici.request', 'shallot-mw10', 'undici', 0.8, '>= 0.80 x');
 check('shallot nodeFetchTransport vs raw node-fetch', 'shallot-node-fetch', 'node-fetch', 0.95, '>= 0.95 x');
 check('shallot + retry() vs shallot bare', 'shallot-retry', 'shallot-undici', 0.95, 'within 5 % (>= 0.95 x)');
+check('ConnectionManager default stack vs undici.request', 'shallot-cm', 'undici', 0.55, '>= 0.55 x');
+check('ConnectionManager default stack vs got', 'shallot-cm', 'got', 4, '>= 4 x');
 check('cache HIT vs cache MISS', 'shallot-cache-hit', 'shallot-cache-miss', 3, '>= 3 x');
 lines.push('### Target checks (c64-small, separate processes, ratio of median req/s; informative only)');
 lines.push('');

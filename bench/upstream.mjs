@@ -2,6 +2,7 @@
 // (pinned to one core by run.mjs / paired.mjs). Prints `{"port":N}` on stdout once listening,
 // and exits on SIGTERM, when its parent closes stdin (--exit-with-stdin), or after --max-ms.
 import * as http from 'node:http';
+import { gzipSync } from 'node:zlib';
 
 const arg = (name, fallback) => {
   const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
@@ -31,7 +32,7 @@ export const largeBody = (() => {
 })();
 
 // Paths: /small, /large (no caching headers), /cache/{small,large} (max-age=600),
-// /nostore/{small,large} (no-store).
+// /nostore/{small,large} (no-store), /gzip/{small,large} (the body gzip-encoded, compressed once).
 function route(url) {
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
@@ -40,6 +41,10 @@ function route(url) {
   const prefix = path.slice(0, slash);
   const body = size === 'small' ? smallBody : size === 'large' ? largeBody : undefined;
   if (body === undefined) return undefined;
+  if (prefix === '/gzip') {
+    const encoded = gzipSync(body);
+    return { body: encoded, headers: { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': String(encoded.length) } };
+  }
   const headers = { 'content-type': 'application/json', 'content-length': String(body.length) };
   if (prefix === '/cache') headers['cache-control'] = 'max-age=600';
   else if (prefix === '/nostore') headers['cache-control'] = 'no-store';
@@ -48,7 +53,7 @@ function route(url) {
 }
 
 const routes = new Map();
-for (const prefix of ['', '/cache', '/nostore']) for (const size of ['small', 'large']) routes.set(`${prefix}/${size}`, route(`${prefix}/${size}`));
+for (const prefix of ['', '/cache', '/nostore', '/gzip']) for (const size of ['small', 'large']) routes.set(`${prefix}/${size}`, route(`${prefix}/${size}`));
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const server = http.createServer({ keepAlive: true }, (req, res) => {

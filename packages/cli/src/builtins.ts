@@ -1,3 +1,4 @@
+import { auth, authOptionsSchema } from '@shallot/auth';
 import { cache, cacheOptionsSchema } from '@shallot/cache';
 import { circuitBreaker, circuitBreakerOptionsSchema } from '@shallot/circuit-breaker';
 import { cookies, cookiesOptionsSchema } from '@shallot/cookies';
@@ -23,6 +24,7 @@ export const builtinMiddlewares: readonly MiddlewareRegistration[] = [
   { name: 'circuitBreaker', schema: circuitBreakerOptionsSchema, factory: circuitBreaker, package: '@shallot/circuit-breaker', description: 'One breaker per key: fail fast while an upstream is down, probe it to recover.' },
   { name: 'hedge', schema: hedgeOptionsSchema, factory: hedge, package: '@shallot/hedge', description: 'Sends a copy of a slow idempotent request; the first answer wins.' },
   { name: 'cookies', schema: cookiesOptionsSchema, factory: cookies, package: '@shallot/cookies', description: 'RFC 6265 cookies through tough-cookie, stored from every redirect hop.' },
+  { name: 'auth', schema: authOptionsSchema, factory: auth, package: '@shallot/auth', description: 'An API key, bearer, OAuth2 or basic credentials per endpoint; a caller\'s own header wins.' },
   { name: 'tls', schema: tlsOptionsSchema, factory: tls, package: '@shallot/mtls', description: 'TLS settings, client certificates (mutual TLS) and SPKI pinning, per host.' },
   { name: 'chaos', schema: chaosOptionsSchema, factory: chaos, package: '@shallot/testing', description: 'Injects latency and failures, to try the layers outside it.' },
 ];

@@ -46,6 +46,15 @@ export {
 export { withTimeout } from './deadline.js';
 export { httpErrorBodyBytes, httpErrorWithBody } from './http-error-body.js';
 export {
+  compileEndpointPattern,
+  createEndpointMatcher,
+  endpointPatternProblem,
+  matchEndpoint,
+  type EndpointMatcher,
+  type EndpointPattern,
+  type EndpointPatternKind,
+} from './endpoint-pattern.js';
+export {
   BodyNotReplayableError,
   ClientClosedError,
   errorGuard,

@@ -365,6 +365,9 @@ export function nodeFetchTransport(options: NodeFetchTransportOptions = {}): Tra
         }
         const location = redirectStatuses.has(status) && request.redirect !== 'manual' ? response.headers.get('location') : null;
         if (location === null) {
+          // node-fetch lets go of the signal only when a body ends; one that fails or is
+          // cancelled half-way would leave a watch on the caller's signal.
+          stream?.once('close', () => signal.release());
           const nullBody = hop.method === 'HEAD' || isNullBodyStatus(status);
           const init = { status, statusText: response.statusText, url: url.href, redirected: redirects > 0, nullBody, protocol: '1.1' };
           if (stream === null || nullBody) return new LazyResponse(stream === null ? undefined : new NodeStreamSource(stream, () => toHeaders(response), ctx), init, toHeaders(response));

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { InvalidOptionsError } from './errors.js';
-import { isSensitiveKey, REDACTED } from './redact.js';
+import { isSensitiveKey, REDACTED, redactJson } from './redact.js';
 
 type Issue = z.core.$ZodIssue;
 
@@ -73,7 +73,7 @@ export function formatIssues(issues: readonly Issue[], input: unknown, name: str
       const got = valueAt(input, issue.path);
       // The value of a secret (an API key of the wrong type, say) is never printed.
       const last = issue.path.at(-1);
-      const shown = typeof last === 'string' && isSensitiveKey(last) ? REDACTED : formatValue(got);
+      const shown = typeof last === 'string' && isSensitiveKey(last) ? REDACTED : formatValue(typeof got === 'object' && got !== null ? redactJson(got) : got);
       return `${path}: ${what}, got ${shown}`;
     })
     .join('; ');

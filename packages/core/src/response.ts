@@ -37,6 +37,18 @@ const unread = new FinalizationRegistry<ResponseSource>((source) => {
   source.dump().catch(() => {});
 });
 
+// Registering costs (measured: ~20 µs per response at concurrency 64, most of it in the
+// collector), and nearly every body is read at once: responses are registered only if their
+// body is still untouched a turn of the event loop after they were made, in one batch.
+let fresh: LazyResponse[] = [];
+let sweepScheduled = false;
+function registerIfUnread(): void {
+  const batch = fresh;
+  fresh = [];
+  sweepScheduled = false;
+  for (const response of batch) response.registerIfUnread();
+}
+
 /**
  * What the client's methods resolve with: the global `Response` (whichever transport sent it),
  * whose `json()` also takes a schema and then validates and types the body.
@@ -82,11 +94,9 @@ export function withSchemaJson(response: Response): Response {
   return response;
 }
 
-const protocols = new WeakMap<Response, string>();
-
 /** The HTTP version a response came over (`1.1` or `2`), when its transport told. */
 export function responseProtocol(response: Response): string | undefined {
-  return protocols.get(response);
+  return response instanceof LazyResponse ? LazyResponse.protocolOf(response) : undefined;
 }
 
 const nullBodyStatuses = new Set([101, 103, 204, 205, 304]);
@@ -120,6 +130,8 @@ export class LazyResponse extends PlatformResponse implements Response {
   readonly #url: string;
   readonly #redirected: boolean;
   readonly #status: number;
+  readonly #protocol: string | undefined;
+  #registered = false;
 
   constructor(source: ResponseSource | undefined, init: LazyResponseInit, headers?: Headers) {
     // The platform constructor takes 200-599 only; a server may send others (a 6xx), which
@@ -135,9 +147,26 @@ export class LazyResponse extends PlatformResponse implements Response {
       if (source !== undefined) source.dump().catch(() => {});
     } else {
       this.#source = source;
-      unread.register(this, source);
+      fresh.push(this);
+      if (!sweepScheduled) {
+        sweepScheduled = true;
+        setImmediate(registerIfUnread);
+      }
     }
-    if (init.protocol !== undefined) protocols.set(this, init.protocol);
+    this.#protocol = init.protocol;
+  }
+
+  /** @internal Registers the body for release on garbage collection if nobody has taken it yet. */
+  registerIfUnread(): void {
+    const source = this.#source;
+    if (source === undefined || this.#registered) return;
+    this.#registered = true;
+    unread.register(this, source, this);
+  }
+
+  /** @internal See {@link responseProtocol}. */
+  static protocolOf(response: LazyResponse): string | undefined {
+    return response.#protocol;
   }
 
   get status(): number {
@@ -170,6 +199,7 @@ export class LazyResponse extends PlatformResponse implements Response {
         // Already read through a method: the spec's body is then a disturbed, empty stream.
         this.#stream = new ReadableStream({ start: (c) => c.close() });
       } else {
+        if (this.#registered) unread.unregister(this);
         this.#stream = this.#watch(this.#source.stream());
         this.#source = undefined;
       }
@@ -211,6 +241,7 @@ export class LazyResponse extends PlatformResponse implements Response {
     if (this.#stream !== undefined) return new Response(this.#stream);
     const source = this.#source as ResponseSource;
     this.#source = undefined;
+    if (this.#registered) unread.unregister(this);
     return source;
   }
 
@@ -267,6 +298,7 @@ export class LazyResponse extends PlatformResponse implements Response {
     const headers = new Headers(this.headers);
     if (this.#stream === null) return new LazyResponse(undefined, { ...init, nullBody: true }, headers);
     const inner = this.#stream ?? (this.#source as ResponseSource).stream();
+    if (this.#source !== undefined && this.#registered) unread.unregister(this);
     this.#source = undefined;
     const [mine, theirs] = inner.tee();
     this.#stream = this.#watch(mine);

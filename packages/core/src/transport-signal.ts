@@ -46,6 +46,18 @@ export class TransportSignal {
     this.#subscription = undefined;
   }
 
+  /**
+   * The send is over (its body ended, failed or was dropped): stop listening to the scope,
+   * whether or not the library removed its listener (node-fetch removes it only on a body's
+   * `end`, so a body that fails half-way would keep a watch on the caller's signal).
+   */
+  release(): void {
+    this.#listener = undefined;
+    this.#subscription?.dispose();
+    this.#subscription = undefined;
+    this.headersDone();
+  }
+
   /** Aborts the send in flight with `reason`. */
   abort(reason: unknown): void {
     if (this.aborted) return;

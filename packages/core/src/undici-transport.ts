@@ -244,7 +244,8 @@ export function undiciTransport(options: UndiciTransportOptions = {}): Transport
         }
         const status = data.statusCode;
         if (status < 100 || status > 599) {
-          // undici's body errors with an AbortError when destroyed: nobody reads it, so listen.
+          // Destroyed without an error, undici's body emits one (RequestAbortedError): with no
+          // listener that was an uncaught exception in the caller's process.
           data.body.on('error', () => {}).destroy();
           throw new NetworkError(`the server answered with an invalid status ${status}`, { request });
         }

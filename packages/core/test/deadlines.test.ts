@@ -12,6 +12,12 @@ beforeAll(async () => {
   server.route('/x', { json: { ok: true } });
   server.route('/slow', { delayMs: 40, json: { ok: true } });
   server.route('/hang', { action: 'hang' });
+  server.route('/truncated', { action: 'truncate', body: 'part of a body' });
+  server.route('/reset-body', (_request, response, raw) => {
+    response.writeHead(200, { 'content-length': '1000' });
+    response.write('x'.repeat(100), () => raw.socket.resetAndDestroy());
+  });
+  server.route('/stream', { chunks: ['a', 'b', 'c'], chunkDelayMs: 20 });
 });
 afterAll(async () => {
   await server.close();
@@ -64,6 +70,20 @@ describe.each(transports)('%s transport: deadlines and signals', (_name, make) =
     expect(signalWatchers(caller.signal)).toBe(0);
     expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
   }, 60_000);
+
+  it('a body that fails or is cancelled half-way leaves nothing on the caller signal (node-fetch kept its listener)', async () => {
+    const caller = new AbortController();
+    await using client = compose().use(timeout({ totalMs: 30_000 })).build({ transport: make() });
+    for (const path of ['/truncated', '/reset-body']) {
+      const response = await client.get(`${server.url}${path}`, { signal: caller.signal });
+      await expect(response.arrayBuffer()).rejects.toMatchObject({ code: 'ERR_NETWORK' });
+    }
+    const cancelled = await client.get(`${server.url}/stream`, { signal: caller.signal });
+    await cancelled.body?.cancel();
+    await waitFor(() => signalWatchers(caller.signal) === 0, { timeoutMs: 1_000 }).catch(() => {});
+    expect(signalWatchers(caller.signal)).toBe(0);
+    expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
+  });
 
   it('500 requests sharing one caller signal add one listener to it, with no layer, concurrencyLimit or rateLimit waits', async () => {
     const caller = new AbortController();

@@ -49,6 +49,22 @@ describe('the error family', () => {
 });
 
 describe('parseOptions', () => {
+  it('never prints a secret held in the value it complains about', () => {
+    const schema = z.strictObject({ basic: z.string().optional(), apiKey: z.string().optional() });
+    const message = (() => {
+      try {
+        parseOptions(schema, { basic: { username: 'u', password: 'hunter2' }, apiKey: 42_424_242 }, 'auth');
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return '';
+    })();
+    expect(message).toContain('auth.basic: expected a string');
+    expect(message).toContain('auth.apiKey: expected a string');
+    expect(message).not.toContain('hunter2');
+    expect(message).not.toContain('42424242');
+  });
+
   const schema = z.strictObject({
     maxAttempts: z.number().int().min(1).default(3),
     mode: z.enum(['wait', 'reject']).default('wait'),

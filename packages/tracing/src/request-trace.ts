@@ -10,7 +10,7 @@ import {
   trace,
   type Tracer,
 } from '@opentelemetry/api';
-import { type BaseContext, type Logger, silentLogger } from '@shallot/core';
+import { type BaseContext, type Logger, responseProtocol, silentLogger } from '@shallot/core';
 import { attr, errorType, headerAttributes, requestAttributes, spanName } from './http-attributes.js';
 import type { Instruments } from './instruments.js';
 import { type BreakerStates, type RateLimitSeen, recordLayers, recordRateLimitWait, retryDelayMs } from './layer-events.js';
@@ -32,8 +32,8 @@ const headerSetter: TextMapSetter<Headers> = {
   },
 };
 
-/** Both shallot transports speak HTTP/1.1 (undici's Pool without h2, node's http.Agent). */
-const protocolVersion = '1.1';
+/** The HTTP version a response came over, as the transport told (`2` with undici's allowH2), else 1.1. */
+const protocolVersion = (response: Response): string => responseProtocol(response) ?? '1.1';
 
 /** False when debug lines would go nowhere, so none is built. */
 export function debugEnabled(log: Logger): boolean {
@@ -211,7 +211,7 @@ export class RequestTrace {
     if (response !== undefined) {
       const status = response.status;
       span.setAttribute(attr.statusCode, status);
-      if (sent) span.setAttribute(attr.protocolVersion, protocolVersion);
+      if (sent) span.setAttribute(attr.protocolVersion, protocolVersion(response));
       // Only when asked: reading `headers` makes a lazy transport Response build them.
       if (options.captureResponseHeaders.length > 0) {
         span.setAttributes(headerAttributes('http.response.header', options.captureResponseHeaders, response.headers, redaction));
@@ -243,7 +243,7 @@ export class RequestTrace {
     const attributes: Attributes = { ...this.#metricAttributes };
     if (response !== undefined) {
       attributes[attr.statusCode] = response.status;
-      if (sent) attributes[attr.protocolVersion] = protocolVersion;
+      if (sent) attributes[attr.protocolVersion] = protocolVersion(response);
       if (response.status >= 500 || (this.#runtime.options.markClientErrors && response.status >= 400)) attributes[attr.errorType] = String(response.status);
     } else {
       attributes[attr.errorType] = errorType(error);

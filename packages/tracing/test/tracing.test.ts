@@ -1,10 +1,11 @@
+import { createSecureServer } from 'node:http2';
 import { context, propagation, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { CompositePropagator, isTracingSuppressed, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { type DataPoint, type Histogram, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { compose, defineMiddleware, fork, isInvalidOptionsError, type Logger, type Transport, undiciTransport } from '@shallot/core';
-import { createTestServer, failTimes, type TestServer, waitFor } from '@shallot/testing';
+import { createTestServer, failTimes, type TestServer, testCertificates, waitFor } from '@shallot/testing';
 import { requestId, tracing } from '@shallot/tracing';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
@@ -103,6 +104,21 @@ describe('tracing(): spans', () => {
     expect(span.attributes['error.type']).toBeUndefined();
     expect(span.attributes['http.request.resend_count']).toBeUndefined();
     expect(span.status.code).toBe(SpanStatusCode.UNSET);
+  });
+
+  it('reports network.protocol.version 2 when undici spoke HTTP/2', async () => {
+    const { ca, cert, key } = testCertificates();
+    const h2 = createSecureServer({ cert, key, allowHTTP1: true }, (_request, response) => response.end('{}'));
+    await new Promise<void>((resolve) => h2.listen(0, '127.0.0.1', resolve));
+    try {
+      await using client = compose()
+        .use(tracing({ tracerProvider, meterProvider }))
+        .build({ transport: undiciTransport({ allowH2: true }) });
+      await (await client.get(`https://127.0.0.1:${(h2.address() as { port: number }).port}/`, { tls: { ca } })).json();
+      expect(exporter.getFinishedSpans()[0]?.attributes['network.protocol.version']).toBe('2');
+    } finally {
+      h2.close();
+    }
   });
 
   it('sends a traceparent whose trace id and parent id are the exported span', async () => {
