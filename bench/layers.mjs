@@ -4,7 +4,7 @@
 // the table prints each layer's µs/request over the empty stack. `npm run bench:layers [-- a,b]`.
 import { compose } from '@shallot/core';
 
-const [{ timeout }, { hedge }, { retry }, { tracing, requestId, metrics }, { circuitBreaker }, { rateLimit, concurrencyLimit }, { hooks, HookRegistry }, { auth }, { ConnectionManager }] =
+const [{ timeout }, { hedge }, { retry }, { tracing, requestId, metrics }, { circuitBreaker }, { rateLimit, concurrencyLimit }, { hooks, HookRegistry }, { auth }, { ConnectionManager }, { loadBalancer }] =
   await Promise.all([
     import('@shallot/timeout'),
     import('@shallot/hedge'),
@@ -15,6 +15,7 @@ const [{ timeout }, { hedge }, { retry }, { tracing, requestId, metrics }, { cir
     import('@shallot/hooks'),
     import('@shallot/auth'),
     import('@shallot/connection-manager'),
+    import('@shallot/load-balancer'),
   ]);
 
 const response = new Response(null, { status: 200 });
@@ -43,6 +44,8 @@ const variants = {
   },
   'auth-off': () => [auth()],
   'auth-bearer': () => [auth({ bearer: 'token' })],
+  // Round-robin over three endpoints; its requests are given as paths (see `paths` below).
+  'load-balancer': () => [loadBalancer({ endpoints: ['http://127.0.0.1:9', 'http://127.0.0.1:10', 'http://127.0.0.1:11'] })],
   resilient: () => [
     requestId(),
     metrics(),
@@ -65,11 +68,14 @@ if (only === undefined || only.includes('connection-manager')) {
   clients['connection-manager'] = new ConnectionManager({ transport, rateLimitRequests: 1e9, rateLimitPeriodMs: 1_000 });
 }
 const url = 'http://127.0.0.1:9/x';
+// Variants whose requests are given as a bare path, the balancer choosing the origin.
+const paths = new Set(['load-balancer']);
 
-async function block(client, count) {
+async function block(name, client, count) {
+  const target = paths.has(name) ? '/x' : url;
   let left = count;
   const worker = async () => {
-    while (left-- > 0) await client.get(url);
+    while (left-- > 0) await client.get(target);
   };
   const before = process.cpuUsage();
   await Promise.all(Array.from({ length: 64 }, worker));
@@ -77,10 +83,10 @@ async function block(client, count) {
   return (used.user + used.system) / count;
 }
 
-for (const client of Object.values(clients)) await block(client, 20_000);
+for (const [name, client] of Object.entries(clients)) await block(name, client, 20_000);
 const samples = {};
 for (let round = 0; round < 8; round++) {
-  for (const [name, client] of Object.entries(clients)) (samples[name] ??= []).push(await block(client, 50_000));
+  for (const [name, client] of Object.entries(clients)) (samples[name] ??= []).push(await block(name, client, 50_000));
 }
 const median = (list) => list.slice().sort((a, b) => a - b)[list.length >> 1];
 const base = median(samples.bare);

@@ -101,6 +101,18 @@ function layerRows() {
   ];
 }
 
+/** True when a GET of `url` answers 200 (node:http, so no other HTTP client is loaded). */
+function reachable(url) {
+  return new Promise((resolve) => {
+    const request = http.get(url, { agent: false, timeout: 1_000 }, (response) => {
+      response.resume();
+      resolve(response.statusCode === 200);
+    });
+    request.on('error', () => resolve(false));
+    request.on('timeout', () => request.destroy());
+  });
+}
+
 /** Resolves the optional layer `name` exported by `pkg`, or undefined when it is not built yet. */
 export async function optionalLayer(pkg, name) {
   try {
@@ -212,6 +224,29 @@ export const rows = [
     },
   },
   ...layerRows(),
+  {
+    name: 'shallot-lb',
+    label: 'shallot + `loadBalancer()` round-robin over 3 URLs of the upstream, requests as paths',
+    requires: ['@shallot/load-balancer', 'loadBalancer'],
+    async create({ origin, sockets }) {
+      const loadBalancer = await optionalLayer('@shallot/load-balancer', 'loadBalancer');
+      const core = await import('@shallot/core');
+      // Three spellings of the one loopback upstream, so the balancer has three endpoints to turn
+      // over; a spelling this machine cannot reach (localhost as ::1 only) is left out.
+      const port = new URL(origin).port;
+      const endpoints = [];
+      for (const host of ['127.0.0.1', 'localhost', '[::ffff:127.0.0.1]']) {
+        const url = `http://${host}:${port}`;
+        if (await reachable(`${url}/small`)) endpoints.push(url);
+      }
+      const perEndpoint = Math.max(1, Math.ceil(sockets / endpoints.length));
+      const client = core
+        .compose()
+        .use(loadBalancer({ endpoints, strategy: 'round-robin' }))
+        .build({ transport: core.undiciTransport({ maxSockets: perEndpoint }) });
+      return { get: async (path, read) => (await client.get(path))[read](), close: () => client.close() };
+    },
+  },
   {
     name: 'fetch-gzip',
     label: 'global `fetch`, gzip body (decoded by fetch)',

@@ -6,8 +6,9 @@
  *   was started), `stale-if-error` (upstream failed), or because the request allowed it
  *   (`max-stale`, the `force-cache` and `only-if-cached` modes).
  * - `REVALIDATED`: a conditional request got a 304; the stored body was served with refreshed headers.
- * - `BYPASS`: the cache was not consulted (method not cached, `no-store` mode, a conditional or
- *   range request from the caller, a request body, credentials in the URL).
+ * - `BYPASS`: the cache was not consulted (method not cached, the `no-store` mode or request
+ *   directive, a conditional request from the caller, a range it cannot parse, a request body,
+ *   credentials in the URL).
  */
 export type CacheStatus = 'HIT' | 'MISS' | 'STALE' | 'REVALIDATED' | 'BYPASS';
 

@@ -89,59 +89,28 @@ export function discard(response: Response): void {
   drain().catch(() => {});
 }
 
-function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0] as Uint8Array;
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
+type StoredHeaders = Record<string, string | string[] | undefined>;
+
+function isGzip(bytes: Uint8Array): boolean {
+  return bytes.byteLength >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
 /**
- * Reads a body to store it, up to `limit` bytes. A body announced larger (by `Content-Length`,
- * when not content-coded) is not touched; one found larger while reading is handed back as a
- * response that streams what was read and then the rest, so nothing past `limit` is buffered.
- * Returns the bytes, or the response to pass through.
+ * Makes stored headers describe the stored bytes (issue 14): a transport that decodes a
+ * compressed body should drop `Content-Encoding` and `Content-Length`, and the cache never adds
+ * them back; for safety, a `Content-Length` that does not match the bytes is dropped, and with
+ * it a `Content-Encoding` the bytes evidently no longer have (their length changed, or a gzip
+ * body lacks gzip's magic number).
  */
-export async function readBounded(response: Response, limit: number): Promise<Uint8Array | Response> {
-  const declared = response.headers.get('content-length');
-  if (declared !== null && !response.headers.has('content-encoding')) {
-    const length = Number(declared);
-    if (Number.isSafeInteger(length) && length > limit) return response;
-    if (Number.isSafeInteger(length)) return new Uint8Array(await response.arrayBuffer());
+export function describeStoredBody(headers: StoredHeaders, bytes: Uint8Array): void {
+  const length = headers['content-length'];
+  const lengthDiffers = length !== undefined && Number(length) !== bytes.byteLength;
+  if (lengthDiffers) delete headers['content-length'];
+  const encoding = headers['content-encoding'];
+  if (typeof encoding !== 'string') return;
+  const coding = encoding.trim().toLowerCase();
+  if (lengthDiffers || ((coding === 'gzip' || coding === 'x-gzip') && !isGzip(bytes))) {
+    delete headers['content-encoding'];
+    delete headers['content-length'];
   }
-  const body = response.body;
-  if (body === null) return new Uint8Array(0);
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return concat(chunks, total);
-    chunks.push(value);
-    total += value.byteLength;
-    if (total > limit) break;
-  }
-  const stream = new ReadableStream<Uint8Array>({
-    start(controller) {
-      for (const chunk of chunks) controller.enqueue(chunk);
-      chunks.length = 0;
-    },
-    async pull(controller) {
-      const { done, value } = await reader.read();
-      if (done) controller.close();
-      else controller.enqueue(value);
-    },
-    cancel: (reason) => reader.cancel(reason),
-  });
-  const headers = new Headers(response.headers);
-  return new LazyResponse(streamSource(stream, headers), {
-    status: response.status,
-    statusText: response.statusText,
-    url: response.url,
-    redirected: response.redirected,
-  }, headers);
 }

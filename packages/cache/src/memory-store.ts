@@ -13,32 +13,49 @@ export interface MemoryCacheStore extends CacheStore {
   usage(): CacheStoreUsage;
 }
 
-// Fixed cost charged per record on top of its strings and body: the objects around them.
-const recordOverhead = 256;
+// What a record costs besides its strings and body, measured (see README, "Memory"): the record
+// and policy objects, the typed array around the body, the policy instance the cache keeps for
+// each entry, the LRU's slot. A header costs a property slot, a string header and its
+// characters; a response header a second slot, in the copy the policy serves hits from.
+const responseOverhead = 768;
+const indexOverhead = 320;
+const perProperty = 40;
+const servedCopy = 24;
+const perString = 16;
 
-function headerBytes(headers: Record<string, string | string[] | undefined> | null | undefined): number {
-  if (headers === null || headers === undefined) return 0;
+type Strings = Record<string, string | string[] | boolean | undefined> | null | undefined;
+
+function stringsBytes(record: Strings, extraPerProperty = 0): number {
+  if (record === null || record === undefined) return 0;
   let n = 0;
-  for (const name in headers) {
-    const value = headers[name];
-    n += name.length + (Array.isArray(value) ? value.reduce((sum, v) => sum + v.length, 0) : (value?.length ?? 0));
+  for (const name in record) {
+    const value = record[name];
+    n += perProperty + extraPerProperty + name.length;
+    if (typeof value === 'string') n += value.length;
+    else if (Array.isArray(value)) for (const item of value) n += perString + item.length;
   }
   return n;
 }
 
-/** The bytes a record is charged: its body, its header strings, its key and a fixed overhead. */
-function recordSize(record: CacheRecord, key: string): number {
+/**
+ * The bytes a record is charged: its body, its strings and keys, and the objects around them, so
+ * that the store's bound is what the process really holds for it (measured: see README).
+ */
+export function recordSize(record: CacheRecord, key: string): number {
+  const keyBytes = perString + key.length;
   if (record.kind === 'index') {
-    const strings = [record.epoch, ...record.vary, ...record.variants];
-    return recordOverhead + key.length + strings.reduce((n, v) => n + v.length, 0);
+    let strings = perString + record.epoch.length;
+    for (const name of record.vary) strings += perString + name.length;
+    return indexOverhead + keyBytes + strings + record.variants.length * 8;
   }
   const policy = record.policy;
-  return recordOverhead + key.length + record.body.byteLength + headerBytes(policy.resh) + headerBytes(policy.reqh) + (policy.u?.length ?? 0);
+  const headers = stringsBytes(policy.resh, servedCopy) + stringsBytes(policy.rescc) + stringsBytes(policy.reqh) + stringsBytes(policy.reqcc);
+  return responseOverhead + keyBytes + record.body.byteLength + headers + (policy.u?.length ?? 0) + record.statusText.length;
 }
 
 /**
- * An in-memory {@link CacheStore}: an LRU (lru-cache) bounded by bytes, each record charged its
- * body, header strings and key. When a new record would pass `maxSizeBytes`, the least recently
+ * An in-memory {@link CacheStore}: an LRU (lru-cache) bounded by bytes, each record charged what
+ * it costs in memory (its body, strings, keys and the objects around them; see `recordSize`). When a new record would pass `maxSizeBytes`, the least recently
  * used records are evicted; a record larger than the bound is not stored. Records are kept until
  * evicted: `ttlMs` hints are not needed, because the cache decides what is still usable.
  *
@@ -48,7 +65,7 @@ function recordSize(record: CacheRecord, key: string): number {
  */
 export function memoryCacheStore(options: MemoryCacheStoreOptions = {}): MemoryCacheStore {
   const { maxSizeBytes } = parseOptions(memoryCacheStoreOptionsSchema, options, 'memoryCacheStore');
-  const lru = new LRUCache<string, CacheRecord>({ maxSize: maxSizeBytes, sizeCalculation: recordSize });
+  const lru = new LRUCache<string, CacheRecord>({ maxSize: maxSizeBytes, sizeCalculation: (record, key) => recordSize(record, key) });
   return {
     get: (key) => lru.get(key),
     set(key, record) {

@@ -53,6 +53,14 @@ export const cacheOptionsSchema = z
      * @default true
      */
     staleIfError: z.boolean().default(true),
+    /**
+     * How long past its freshness a stored response may still answer, under `staleIfError`, when
+     * upstream cannot (network error, 5xx, open circuit) although the response grants no
+     * `stale-if-error` window itself: RFC 9111 §4.2.4 lets a cache that cannot reach the origin
+     * serve stale. Never past `must-revalidate` or `no-cache`. `0` turns it off.
+     * @default 60_000
+     */
+    staleOnErrorMs: z.number().int().nonnegative().default(60_000),
     /** Send one request upstream for identical concurrent misses and revalidations. @default true */
     coalesce: z.boolean().default(true),
     /** Bound on the bytes of the built-in memory store (ignored when `store` is given). @default 50 MiB */

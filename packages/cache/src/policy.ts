@@ -1,21 +1,5 @@
-import type { Clock, ShallotRequest } from '@shallot/core';
-import CachePolicy from 'http-cache-semantics';
-
-/** Headers in the form http-cache-semantics reads: lower-case names, `set-cookie` as a list. */
-export type HeaderRecord = Record<string, string | string[]>;
-
-/** A request as http-cache-semantics sees it. */
-export interface PolicyRequest {
-  url: string;
-  method: string;
-  headers: HeaderRecord;
-}
-
-/** A response as http-cache-semantics sees it. */
-export interface PolicyResponse {
-  status: number;
-  headers: HeaderRecord;
-}
+import type CachePolicy from 'http-cache-semantics';
+import type { HeaderRecord, PolicyClass, PolicyRequest, PolicyResponse } from './policy-class.js';
 
 /** What a cache does with a request when it holds a matching entry. */
 export type Decision =
@@ -31,119 +15,35 @@ export type Decision =
   /** Revalidate before using it. */
   | { readonly kind: 'validate' };
 
-type PolicyClass = typeof CachePolicy;
-
-const classes = new WeakMap<Clock, PolicyClass>();
-
-// `defaultTtlMs` is recorded in the policy's view of the response as a `max-age` (whole seconds,
-// so that http-cache-semantics treats the response as explicitly fresh, with all its rules) plus
-// this extension directive with the milliseconds, which `maxAge()` narrows the seconds to. Both
-// live in one Cache-Control value: a 304 that brings its own Cache-Control replaces them together.
-// Neither is shown to callers.
-const ttlDirective = 'shallot-default-ttl-ms';
-const injected = new RegExp(`(?:^|,\\s*)max-age=\\d+,\\s*${ttlDirective}=\\d+$`);
-const defaultTtls = new WeakMap<CachePolicy, number | null>();
-
-function defaultTtlOf(policy: CachePolicy): number | null {
-  let ttl = defaultTtls.get(policy);
-  if (ttl === undefined) {
-    const value = policy.toObject().rescc[ttlDirective];
-    ttl = value === undefined ? null : Number(value);
-    defaultTtls.set(policy, ttl);
-  }
-  return ttl;
-}
-
-/**
- * The CachePolicy class that reads time from `clock`: http-cache-semantics takes the time from
- * its `now()` method (documented as the one to override), so a virtual clock drives freshness.
- * Its `fromObject()` and `revalidatedPolicy()` construct through `this`, so they keep the clock.
- * `maxAge()` gives a `defaultTtlMs` its millisecond precision (see `responsePolicy`).
- */
-export function policyClass(clock: Clock): PolicyClass {
-  let cls = classes.get(clock);
-  if (cls === undefined) {
-    cls = class ClockedCachePolicy extends CachePolicy {
-      now(): number {
-        return clock.now();
-      }
-
-      override maxAge(): number {
-        const seconds = super.maxAge();
-        if (seconds <= 0) return seconds;
-        const ttl = defaultTtlOf(this);
-        return ttl === null ? seconds : Math.min(seconds, ttl / 1000);
-      }
-
-      // The library's answer (hop-by-hop headers removed, Age and Date updated, the directive
-      // defaultTtlMs added taken out again), with the part that does not change with time
-      // computed once per policy: evaluateRequest() calls this on every hit.
-      #base: CachePolicy.Headers | undefined;
-
-      override responseHeaders(): CachePolicy.Headers {
-        const age = this.age();
-        // Past a day the library may add a heuristic-freshness Warning: take its full answer then.
-        if (age > 86_400) return withoutDefaultTtl(super.responseHeaders());
-        if (this.#base === undefined) {
-          const base = withoutDefaultTtl(super.responseHeaders());
-          delete base.age;
-          delete base.date;
-          this.#base = base;
-        }
-        return { ...this.#base, age: `${Math.round(age)}`, date: httpDate(this.now()) };
-      }
-    };
-    classes.set(clock, cls);
-  }
-  return cls;
-}
-
-function withoutDefaultTtl(record: CachePolicy.Headers): CachePolicy.Headers {
-  const cacheControl = record['cache-control'];
-  if (typeof cacheControl === 'string' && cacheControl.includes(ttlDirective)) {
-    const original = cacheControl.replace(injected, '');
-    if (original === '') delete record['cache-control'];
-    else record['cache-control'] = original;
-  }
-  return record;
-}
-
-let dateSecond = Number.NaN;
-let dateText = '';
-
-/** An HTTP date for `ms`, formatted once per second. */
-function httpDate(ms: number): string {
-  const second = Math.floor(ms / 1000);
-  if (second !== dateSecond) {
-    dateSecond = second;
-    dateText = new Date(second * 1000).toUTCString();
-  }
-  return dateText;
-}
-
-/**
- * The headers to serve a stored response with: http-cache-semantics' (hop-by-hop headers
- * removed, Age and Date updated), without what `defaultTtlMs` added.
- */
+/** The headers to serve a stored response with (hop-by-hop headers removed, Age updated). */
 export function servedHeaders(policy: CachePolicy, computed?: CachePolicy.Headers): Headers {
   return recordHeaders(computed ?? policy.responseHeaders());
 }
 
-const memo = new WeakMap<object, CachePolicy>();
+// The policy made of a stored policy object rides on that object, under a symbol (never
+// serialised, never seen by a store): a WeakMap would cost a hash table that keeps the size of
+// its busiest moment, in the megabytes for a busy cache.
+const madePolicy = Symbol('shallot.cache.policy');
 
-/** The policy of a stored entry, made once per entry object and clock. */
+type PolicyObject = CachePolicy.CachePolicyObject & { [madePolicy]?: CachePolicy };
+
+function remember(object: PolicyObject, policy: CachePolicy): void {
+  Object.defineProperty(object, madePolicy, { value: policy, configurable: true, writable: true, enumerable: false });
+}
+
+/** The policy of a stored entry, made once per entry object and policy class. */
 export function storedPolicy(cls: PolicyClass, object: CachePolicy.CachePolicyObject): CachePolicy {
-  const known = memo.get(object);
+  const known = (object as PolicyObject)[madePolicy];
   if (known !== undefined && known instanceof cls) return known;
   const policy = cls.fromObject(object);
-  memo.set(object, policy);
+  if (Object.isExtensible(object)) remember(object, policy);
   return policy;
 }
 
 /** The serialisable form of a policy, remembered so that reading it back costs nothing. */
 export function policyObject(policy: CachePolicy): CachePolicy.CachePolicyObject {
   const object = policy.toObject();
-  memo.set(object, policy);
+  remember(object, policy);
   return object;
 }
 
@@ -175,62 +75,47 @@ export function cacheUrl(url: URL): string {
   return url.hash === '' ? url.href : url.href.slice(0, -url.hash.length);
 }
 
-/** The request as http-cache-semantics sees it, `host` included (it matches on it). */
-export function policyRequest(request: ShallotRequest): PolicyRequest {
-  const headers = headerRecord(request.headers);
-  headers.host ??= request.url.host;
-  return { url: cacheUrl(request.url), method: request.method, headers };
-}
-
 /**
  * The request a policy is built from and stored with. When the response has a Vary header,
  * http-cache-semantics keeps the request headers for matching; only the ones it reads are kept
- * here (the varied ones, `host`, `cache-control`, and whether there was an `Authorization`), so
- * credentials and unrelated headers never reach the store.
+ * here (the varied ones, `host`, `cache-control`, and whether there was an `Authorization`), and
+ * a credential header only as `present`, so no secret and no unrelated header reaches the store.
  */
-export function storedRequest(request: PolicyRequest, vary: readonly string[]): PolicyRequest {
+export function storedRequest(request: PolicyRequest, vary: readonly string[], credentialNames: ReadonlySet<string>): PolicyRequest {
   const source = request.headers;
   const headers: HeaderRecord = {};
-  for (const name of ['host', 'cache-control', ...vary]) {
+  for (const name of ['host', 'cache-control', 'authorization', ...vary]) {
     const value = source[name];
-    if (value !== undefined) headers[name] = value;
+    if (value !== undefined) headers[name] = credentialNames.has(name) || name === 'authorization' ? 'present' : value;
   }
-  if (source.authorization !== undefined && headers.authorization === undefined) headers.authorization = 'present';
   return { url: request.url, method: request.method, headers };
 }
 
-/** The lower-case request header names a response varies on (`*` included when present). */
-export function varyNames(headers: Headers): string[] {
-  const vary = headers.get('vary');
-  if (vary === null) return [];
-  const names = vary
-    .split(',')
-    .map((name) => name.trim().toLowerCase())
-    .filter((name) => name !== '');
-  return [...new Set(names)].sort();
+/**
+ * The request a stored entry is evaluated against. The entry was found by a key that already
+ * matched the varied headers (normalised: see `vary.ts`), so the library is shown the stored
+ * values of those headers, and the entry's method when a HEAD is answered from a GET entry.
+ */
+export function matchedRequest(asked: PolicyRequest, policy: CachePolicy, vary: readonly string[]): PolicyRequest {
+  // A GET found by its key is a GET entry (only a HEAD may be answered by another method's).
+  if (vary.length === 0 && asked.method === 'GET') return asked;
+  const { reqh, m } = policy.toObject();
+  if (vary.length === 0 && m === asked.method) return asked;
+  const headers = { ...asked.headers };
+  for (const name of vary) {
+    const stored = reqh?.[name];
+    if (stored === undefined) delete headers[name];
+    else headers[name] = stored;
+  }
+  return { ...asked, method: m, headers };
 }
 
 /**
- * Builds the policy of a response. With `defaultTtlMs`, a storable response that says nothing
- * about its expiry (no `max-age`, applicable `s-maxage`, `Expires` or `no-cache`) is made
- * explicitly fresh for that long in the headers the policy decides with, so every other rule of
- * http-cache-semantics still applies to it; callers see the headers the server sent.
+ * Builds the policy of a response (the class shows the library a corrected view of it: see
+ * `policy-class.ts`).
  */
-export function responsePolicy(
-  cls: PolicyClass,
-  request: PolicyRequest,
-  response: PolicyResponse,
-  shared: boolean,
-  defaultTtlMs: number | undefined,
-): CachePolicy {
-  const policy = new cls(request, response, { shared });
-  if (defaultTtlMs === undefined || !policy.storable()) return policy;
-  const { rescc, resh } = policy.toObject();
-  if ('max-age' in rescc || (shared && 's-maxage' in rescc) || 'no-cache' in rescc || resh.expires !== undefined) return policy;
-  const freshness = `max-age=${Math.ceil(defaultTtlMs / 1000)}, ${ttlDirective}=${defaultTtlMs}`;
-  const cacheControl = response.headers['cache-control'];
-  const headers = { ...response.headers, 'cache-control': typeof cacheControl === 'string' ? `${cacheControl}, ${freshness}` : freshness };
-  return new cls(request, { ...response, headers }, { shared });
+export function responsePolicy(cls: PolicyClass, request: PolicyRequest, response: PolicyResponse, shared: boolean): CachePolicy {
+  return new cls(request, response, { shared });
 }
 
 // http-cache-semantics 4.3 answers "revalidate" for every entry with must-revalidate, fresh or
@@ -261,26 +146,79 @@ export function decide(policy: CachePolicy, request: PolicyRequest, anyAge: bool
 }
 
 /**
- * The headers of the conditional request that revalidates `policy` for `request`
- * (`If-None-Match`, `If-Modified-Since`), from http-cache-semantics. `host` is dropped unless the
- * caller set it: it is only there for matching.
+ * True for a fresh entry marked `immutable`: the `no-cache` mode (a browser's reload) need not
+ * revalidate it (RFC 8246; cache-tests `cc-resp-immutable-fresh`).
  */
-export function revalidationHeaders(policy: CachePolicy, request: PolicyRequest, original: Headers): Headers {
-  const headers = recordHeaders(policy.revalidationHeaders(request));
-  if (!original.has('host')) headers.delete('host');
-  return headers;
+export function isFreshImmutable(policy: CachePolicy): boolean {
+  return 'immutable' in policy.toObject().rescc && !policy.stale();
+}
+
+/** An entity-tag as sent: a bare `abc` is quoted (cache-tests `conditional-etag-*-unquoted`). */
+export function quoteEtags(value: string): string {
+  return value
+    .split(',')
+    .map((tag) => {
+      const trimmed = tag.trim();
+      return trimmed === '*' || trimmed.startsWith('"') || trimmed.startsWith('W/') || trimmed === '' ? trimmed : `"${trimmed}"`;
+    })
+    .join(', ');
 }
 
 /**
- * True when the stale entry may stand in for an error (RFC 5861 `stale-if-error`). The window is
- * http-cache-semantics': `revalidatedPolicy()` given an error response keeps the old policy
- * (`modified: false`) exactly when stale-if-error covers it. The library does not check the
- * directives that forbid serving stale at all (RFC 9111 §4.2.4), so they are checked here.
+ * The headers of the conditional request that revalidates `policy` for `request`: the caller's
+ * headers with the `If-None-Match` / `If-Modified-Since` http-cache-semantics computes (entity-tags
+ * quoted: cache-tests `conditional-etag-strong-generate-unquoted`).
  */
-export function staleIfErrorCovers(policy: CachePolicy, request: PolicyRequest): boolean {
+export function revalidationHeaders(policy: CachePolicy, request: PolicyRequest, original: Headers): Headers {
+  const computed = policy.revalidationHeaders(request);
+  const headers = new Headers(original);
+  for (const name of ['if-none-match', 'if-modified-since']) {
+    const value = computed[name];
+    if (typeof value !== 'string') headers.delete(name);
+    else headers.set(name, name === 'if-none-match' ? quoteEtags(value) : value);
+  }
+  return headers;
+}
+
+/** Outcome of a 304 for a stored entry. */
+export interface Revalidated {
+  readonly policy: CachePolicy;
+  /** False when the 304 is not about the stored response (another validator). */
+  readonly matches: boolean;
+}
+
+/**
+ * Applies a 304 to the stored policy (RFC 9111 §4.3.4). A 304 that carries no validator at all
+ * answers the conditional request the cache made from this very entry's validators, so it is
+ * taken as selecting that entry (§4.3.3); http-cache-semantics would refuse it whenever the entry
+ * has an ETag (cache-tests `cc-resp-must-revalidate-stale`, `conditional-etag-strong-generate`).
+ */
+export function revalidate(policy: CachePolicy, request: PolicyRequest, response: PolicyResponse): Revalidated {
+  const headers = response.headers;
+  let seen = response;
+  if (headers.etag === undefined && headers['last-modified'] === undefined) {
+    const { resh } = policy.toObject();
+    const validators: HeaderRecord = {};
+    if (resh.etag !== undefined) validators.etag = resh.etag;
+    if (resh['last-modified'] !== undefined) validators['last-modified'] = resh['last-modified'];
+    seen = { ...response, headers: { ...headers, ...validators } };
+  }
+  const result = policy.revalidatedPolicy(request, seen);
+  return { policy: result.policy, matches: result.matches };
+}
+
+/**
+ * True when the stale entry may stand in for an upstream failure: within its `stale-if-error`
+ * window (RFC 5861; http-cache-semantics' `revalidatedPolicy()` given an error keeps the old
+ * policy exactly then), or within `staleOnErrorMs` past its freshness (RFC 9111 §4.2.4 lets a
+ * cache that cannot reach the origin serve stale). Never past the directives that forbid serving
+ * stale at all, which the library does not check.
+ */
+export function staleIfErrorCovers(policy: CachePolicy, request: PolicyRequest, staleOnErrorMs: number): boolean {
   const { rescc, sh } = policy.toObject();
   if ('must-revalidate' in rescc || 'no-cache' in rescc) return false;
   if (sh && ('proxy-revalidate' in rescc || 's-maxage' in rescc)) return false;
+  if (staleOnErrorMs > 0 && (policy.age() - policy.maxAge()) * 1000 <= staleOnErrorMs) return true;
   return !policy.revalidatedPolicy(request, { status: 504, headers: {} }).modified;
 }
 

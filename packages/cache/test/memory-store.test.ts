@@ -49,11 +49,12 @@ describe('memoryCacheStore', () => {
   });
 
   it('evicts the least recently used first', () => {
-    const store = memoryCacheStore({ maxSizeBytes: 3_000 });
-    store.set('a', entry(1_000));
-    store.set('b', entry(1_000));
+    // Each record is charged its 2,000 bytes of body and about 1 KB for its objects and strings.
+    const store = memoryCacheStore({ maxSizeBytes: 7_000 });
+    store.set('a', entry(2_000));
+    store.set('b', entry(2_000));
     store.get('a');
-    store.set('c', entry(1_000));
+    store.set('c', entry(2_000));
     expect(store.get('a')).toBeDefined();
     expect(store.get('b')).toBeUndefined();
     expect(store.get('c')).toBeDefined();

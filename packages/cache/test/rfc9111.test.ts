@@ -400,7 +400,8 @@ describe('stale responses', () => {
     await (await a.client.get('/strict')).json();
     await (await a.client.get('/window')).json();
     await (await b.client.get('/off')).json();
-    await a.clock.advance(10_000);
+    // Past the window, and past the minute staleOnErrorMs allows by default.
+    await a.clock.advance(70_000);
     for (const [client, path] of [[a.client, '/strict'], [a.client, '/window'], [b.client, '/off']] as const) {
       const { response, context } = await client.exchange('GET', path);
       expect(response.status, path).toBe(503);
@@ -411,7 +412,7 @@ describe('stale responses', () => {
   it('keeps the entry when upstream fails without stale-if-error, and uses it once upstream is back', async () => {
     await using server = await createTestServer();
     server.route('/items', [{ json: { n: 1 }, etag: '"e"', headers: { 'cache-control': 'max-age=1' } }, { status: 500 }, { json: { n: 1 }, etag: '"e"', headers: { 'cache-control': 'max-age=1' } }]);
-    const { client, clock } = clientOf(server);
+    const { client, clock } = clientOf(server, cache({ staleOnErrorMs: 0 }));
     await using _ = client;
     await (await client.get('/items')).json();
     await clock.advance(2_000);

@@ -3,6 +3,7 @@ import { cache, cacheOptionsSchema } from '@shallot/cache';
 import { circuitBreaker, circuitBreakerOptionsSchema } from '@shallot/circuit-breaker';
 import { cookies, cookiesOptionsSchema } from '@shallot/cookies';
 import { hedge, hedgeOptionsSchema } from '@shallot/hedge';
+import { loadBalancer, loadBalancerOptionsSchema } from '@shallot/load-balancer';
 import { tls, tlsOptionsSchema } from '@shallot/mtls';
 import { concurrencyLimit, concurrencyLimitOptionsSchema, rateLimit, rateLimitOptionsSchema } from '@shallot/rate-limit';
 import { retry, retryOptionsSchema } from '@shallot/retry';
@@ -22,6 +23,7 @@ export const builtinMiddlewares: readonly MiddlewareRegistration[] = [
   { name: 'concurrencyLimit', schema: concurrencyLimitOptionsSchema, factory: concurrencyLimit, package: '@shallot/rate-limit', description: 'A bulkhead: at most max requests in flight per key, queue more.' },
   { name: 'retry', schema: retryOptionsSchema, factory: retry, package: '@shallot/retry', description: 'Retries with backoff, idempotency rules and Retry-After.' },
   { name: 'circuitBreaker', schema: circuitBreakerOptionsSchema, factory: circuitBreaker, package: '@shallot/circuit-breaker', description: 'One breaker per key: fail fast while an upstream is down, probe it to recover.' },
+  { name: 'loadBalancer', schema: loadBalancerOptionsSchema, factory: loadBalancer, package: '@shallot/load-balancer', description: 'Sends a request given as a path to one of several endpoints, with health checks and outlier ejection.' },
   { name: 'hedge', schema: hedgeOptionsSchema, factory: hedge, package: '@shallot/hedge', description: 'Sends a copy of a slow idempotent request; the first answer wins.' },
   { name: 'cookies', schema: cookiesOptionsSchema, factory: cookies, package: '@shallot/cookies', description: 'RFC 6265 cookies through tough-cookie, stored from every redirect hop.' },
   { name: 'auth', schema: authOptionsSchema, factory: auth, package: '@shallot/auth', description: 'An API key, bearer, OAuth2 or basic credentials per endpoint; a caller\'s own header wins.' },

@@ -191,7 +191,7 @@ describe('registerMiddleware', () => {
 
   it('registers every middleware of this repository that JSON can configure', () => {
     expect(registeredMiddlewares().map((m) => m.name)).toEqual(
-      expect.arrayContaining(['requestId', 'tracing', 'metrics', 'cache', 'timeout', 'rateLimit', 'concurrencyLimit', 'retry', 'circuitBreaker', 'hedge', 'cookies', 'auth', 'tls', 'chaos']),
+      expect.arrayContaining(['requestId', 'tracing', 'metrics', 'cache', 'timeout', 'rateLimit', 'concurrencyLimit', 'retry', 'circuitBreaker', 'hedge', 'cookies', 'auth', 'loadBalancer', 'tls', 'chaos']),
     );
   });
 });

@@ -137,9 +137,11 @@ describe.each(transports)('%s transport', (name, make) => {
     const local = await createTestServer();
     local.route('/odd', { status: 642, body: 'odd' });
     local.route('/odder', { status: 999, body: 'odd' });
+    // Refused while its body is still arriving: no unhandled error event may escape.
+    local.route('/oddest', { status: 999, chunks: ['a', 'b', 'c'], chunkDelayMs: 20 });
     try {
       await using client = compose().build({ baseUrl: local.url, transport: make() });
-      for (const path of ['/odd', '/odder']) {
+      for (const path of ['/odd', '/odder', '/oddest']) {
         await expect(client.get(path)).rejects.toMatchObject({ code: 'ERR_NETWORK', message: expect.stringContaining('invalid status') });
       }
     } finally {

@@ -60,6 +60,8 @@ export type RouteSpec = Reply | readonly Reply[] | RouteHandler;
 export interface TestServerOptions {
   /** Serve HTTPS with these `node:https` options (key, cert, ca, requestCert...). */
   tls?: https.ServerOptions;
+  /** Listen on this port (to bring a server back where one was closed). @default an ephemeral port */
+  port?: number;
 }
 
 /** A real loopback HTTP(S) server with scripted routes and hit counters. */
@@ -238,7 +240,7 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
   server.on('clientError', (_error, socket) => socket.destroy());
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
   const url = `${options.tls === undefined ? 'http' : 'https'}://127.0.0.1:${port}`;
