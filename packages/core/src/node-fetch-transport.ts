@@ -61,6 +61,17 @@ function loadFetch(): Promise<NodeFetch> {
   return (loadingFetch ??= import('node-fetch').then((module) => (loadedFetch = module.default)));
 }
 
+/**
+ * Throws when the request was aborted while it was being prepared (a body read, node-fetch
+ * loading): node-fetch handed an aborted signal destroys the request's body stream with nobody
+ * listening, an uncaught exception. The caller maps the throw to the abort's reason.
+ */
+function notAborted(ctx: BaseContext, init: NodeFetchInit): void {
+  if (ctx.aborted || (init.signal as { aborted?: boolean } | null | undefined)?.aborted === true) {
+    throw new DOMException('aborted before it was sent', 'AbortError');
+  }
+}
+
 function toHeaders(response: NodeFetchResponse): Headers {
   const headers = new Headers();
   const raw = response.headers.raw();
@@ -201,6 +212,7 @@ export function nodeFetchTransport(options: NodeFetchTransportOptions = {}): Tra
     const fetch = loadedFetch ?? (await loadFetch());
     const sent: SentRequest = {};
     try {
+      notAborted(ctx, init);
       return await sendCapturing(sent, agent, () => fetch(hop.url.href, { ...init, agent }));
     } catch (error) {
       // A kept-alive socket the server had closed fails before any response byte: send once
@@ -209,6 +221,7 @@ export function nodeFetchTransport(options: NodeFetchTransportOptions = {}): Tra
       if (sent.request?.reusedSocket !== true || !isStaleSocketError(error) || !resendable(ctx, hop) || ctx.aborted) throw error;
       dropFreeSockets(agent, hop.url);
       const again = hop.sendBody && ctx.request.body !== null ? await ctx.request.body.take(ctx.request) : undefined;
+      notAborted(ctx, init);
       return fetch(hop.url.href, { ...init, agent, body: (again?.data ?? init.body) as NodeFetchInit['body'] });
     }
   }

@@ -204,6 +204,15 @@ function redactError(error: Error, options: RedactionOptions | undefined, seen: 
   return out;
 }
 
+/** A Map key as text; one with no string form (a null-prototype object) by its tag. */
+function keyText(key: unknown): string {
+  try {
+    return String(key);
+  } catch {
+    return Object.prototype.toString.call(key);
+  }
+}
+
 function redactValue(value: unknown, options: RedactionOptions | undefined, seen: WeakSet<object>, depth: number): unknown {
   if (typeof value === 'string') return redactString(value, options, depth);
   if (value === null || typeof value !== 'object') return value;
@@ -220,7 +229,10 @@ function redactValue(value: unknown, options: RedactionOptions | undefined, seen
     if (Array.isArray(value)) return value.map((item) => redactValue(item, options, seen, depth + 1));
     if (value instanceof Map) {
       const out: Record<string, unknown> = {};
-      for (const [k, v] of value) out[String(k)] = isSensitiveKey(String(k), options) ? REDACTED : redactValue(v, options, seen, depth + 1);
+      for (const [k, v] of value) {
+        const key = keyText(k);
+        out[key] = isSensitiveKey(key, options) ? REDACTED : redactValue(v, options, seen, depth + 1);
+      }
       return out;
     }
     if (value instanceof Set) return [...value].map((item) => redactValue(item, options, seen, depth + 1));
@@ -231,6 +243,10 @@ function redactValue(value: unknown, options: RedactionOptions | undefined, seen
       out[key] = isSensitiveKey(key, options) ? REDACTED : redactValue(item, options, seen, depth + 1);
     }
     return out;
+  } catch {
+    // A getter or a toJSON that throws, a revoked Proxy: printing must never throw (a log line
+    // or an options error would take the request down with it).
+    return '[Unreadable]';
   } finally {
     seen.delete(value);
   }
@@ -261,5 +277,9 @@ function redactString(text: string, options: RedactionOptions | undefined, depth
  * // { user: 'bob', auth: { password: '[REDACTED]' }, items: [{ api_key: '[REDACTED]' }] }
  */
 export function redactJson(value: unknown, options?: RedactionOptions): unknown {
-  return redactValue(value, options, new WeakSet(), 0);
+  try {
+    return redactValue(value, options, new WeakSet(), 0);
+  } catch {
+    return '[Unreadable]';
+  }
 }

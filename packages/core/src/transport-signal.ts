@@ -35,7 +35,16 @@ export class TransportSignal {
 
   addEventListener(_type: string, listener: Listener): void {
     this.#listener = listener;
-    if (this.#subscription === undefined && !this.aborted) this.#subscription = this.#scope.onAbort((reason) => this.abort(reason));
+    if (this.#subscription !== undefined || this.aborted) return;
+    if (this.#scope.aborted) {
+      // Never call the listener from inside addEventListener: node-fetch adds its listener half-way
+      // through setting a request up, and aborting it there left the request's 'error' unheard
+      // (an uncaught exception) and sent the request anyway.
+      const reason = this.#scope.reason;
+      queueMicrotask(() => this.abort(reason));
+      return;
+    }
+    this.#subscription = this.#scope.onAbort((reason) => this.abort(reason));
   }
 
   removeEventListener(_type: string, listener: Listener): void {

@@ -1,5 +1,5 @@
 import { getEventListeners } from 'node:events';
-import { compose, isTimeoutError, nodeFetchTransport, signalWatchers, type Transport, undiciTransport } from '@shallot/core';
+import { AbortScope, compose, isTimeoutError, nodeFetchTransport, signalWatchers, type Transport, TransportSignal, undiciTransport } from '@shallot/core';
 import { hedge } from '@shallot/hedge';
 import { concurrencyLimit, isRateLimitExceededError, rateLimit } from '@shallot/rate-limit';
 import { createTestServer, settle, type TestServer, waitFor } from '@shallot/testing';
@@ -135,6 +135,38 @@ describe.each(transports)('%s transport: deadlines and signals', (_name, make) =
     const [a, b] = await Promise.all([first, second]);
     expect(isTimeoutError(a) && a.kind).toBe('attempt');
     expect(isTimeoutError(b) && b.kind).toBe('attempt');
+  });
+});
+
+describe('TransportSignal', () => {
+  it('a listener added after the scope aborted is called on a later microtask, never inside addEventListener (node-fetch crashed on it)', async () => {
+    // node-fetch adds its abort listener half-way through setting a request up: aborting it
+    // there left the request's 'error' unheard, an uncaught exception found by the chaos soak.
+    const scope = new AbortScope({ abortable: true });
+    const signal = new TransportSignal(scope);
+    const reason = new Error('deadline');
+    scope.abort(reason);
+    let calls = 0;
+    signal.addEventListener('abort', () => calls++);
+    expect(calls).toBe(0);
+    await Promise.resolve();
+    expect(calls).toBe(1);
+    expect(signal.aborted).toBe(true);
+    expect(signal.reason).toBe(reason);
+  });
+
+  it('a listener removed before that microtask is not called', async () => {
+    const scope = new AbortScope({ abortable: true });
+    const signal = new TransportSignal(scope);
+    scope.abort(new Error('deadline'));
+    let calls = 0;
+    const listener = (): void => {
+      calls++;
+    };
+    signal.addEventListener('abort', listener);
+    signal.removeEventListener('abort', listener);
+    await Promise.resolve();
+    expect(calls).toBe(0);
   });
 });
 

@@ -51,9 +51,10 @@ describe.each(transports)('%s transport: connection reuse', (_name, make) => {
   });
 
   it('a deadline reaches a request still waiting for a free connection', async () => {
-    await using client = compose().use(timeout({ totalMs: 80 })).build({ transport: make(1) });
+    await using client = compose().use(timeout({ totalMs: 400 })).build({ transport: make(1) });
     const hung = settle(client.get(`${plain.url}/hang`));
-    const queued = await settle(client.get(`${plain.url}/x`));
+    // Its deadline passes while the hung request still holds the only connection.
+    const queued = await settle(client.get(`${plain.url}/x`, { timeoutMs: 60 }));
     expect(isTimeoutError(queued)).toBe(true);
     expect(isTimeoutError(await hung)).toBe(true);
   });

@@ -1,5 +1,6 @@
 import { defineMiddleware, type Middleware, NetworkError, parseOptions, TimeoutError } from '@shallot/core';
 import { z } from 'zod';
+import { seededRandom } from './seeded-random.js';
 
 const rate = z.number().min(0).max(1);
 
@@ -31,18 +32,6 @@ export interface ChaosStats {
 /** The middleware `chaos()` returns, with its counts. */
 export type ChaosMiddleware = Middleware & { stats(): ChaosStats };
 
-// mulberry32: a small, fast, seedable generator; quality is ample for fault injection.
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 /**
  * Injects faults for resilience tests: added latency, and a share of requests that fail with a
  * network error, a timeout, or a status, before they reach the layers inside. Place it inside
@@ -54,7 +43,7 @@ function random(seed: number): () => number {
  */
 export function chaos(options: ChaosOptions = {}): ChaosMiddleware {
   const resolved = parseOptions(chaosOptionsSchema, options, 'chaos');
-  const next01 = random(resolved.seed ?? Math.floor(Math.random() * 2 ** 31));
+  const next01 = seededRandom(resolved.seed ?? Math.floor(Math.random() * 2 ** 31));
   const stats: ChaosStats = { requests: 0, failures: 0, delayedMs: 0 };
   const latency = resolved.latencyMs;
 

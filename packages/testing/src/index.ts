@@ -1,3 +1,16 @@
+export {
+  chaosFaultKinds,
+  chaosRatesSchema,
+  chaosUpstreamOptionsSchema,
+  createChaosUpstream,
+  type ChaosFaultKind,
+  type ChaosOutcomeKind,
+  type ChaosRates,
+  type ChaosUpstream,
+  type ChaosUpstreamOptions,
+  type ChaosUpstreamStats,
+} from './chaos-upstream.js';
+export { seededRandom } from './seeded-random.js';
 export { chaos, chaosOptionsSchema, type ChaosMiddleware, type ChaosOptions, type ChaosStats } from './chaos.js';
 export { mockTransport, type MockCall, type MockHandler, type MockTransport } from './mock-transport.js';
 export {

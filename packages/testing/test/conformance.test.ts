@@ -46,6 +46,7 @@ const withoutMiddleware: Record<string, string> = {
   testing: 'chaos is listed above',
   redis: 'stores for the rate limiter, the breaker and the cache',
   'connection-manager': 'a preset stack of the layers listed here',
+  reliability: 'the chaos soak and the property tests (private)',
 };
 
 const packagesDir = fileURLToPath(new URL('../..', import.meta.url));
