@@ -5,7 +5,8 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, describe, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { runAsJavaScript } from './sample-runner.js';
 
 const dir = fileURLToPath(new URL('.', import.meta.url));
 const out = `${dir}.samples/`;
@@ -27,10 +28,10 @@ if (unreachable !== undefined) {
   console.warn(`docs: skipping the Redis samples: no Redis answers at ${url} (${unreachable}); start redis-server or set REDIS_URL`);
 }
 
-async function removeSampleKeys(): Promise<void> {
+async function removeSampleKeys(pid: number = process.pid): Promise<void> {
   let cursor = '0';
   do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `*docs-${process.pid}-*`, 'COUNT', 1_000);
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `*docs-${pid}-*`, 'COUNT', 1_000);
     cursor = next;
     if (keys.length > 0) await redis.unlink(...keys);
   } while (cursor !== '0');
@@ -49,9 +50,16 @@ for (const file of readdirSync(dir).filter((f) => f.endsWith('.md')).sort()) {
     blocks.forEach((block, index) => {
       const line = text.slice(0, block.index).split('\n').length;
       const path = `${out}${file.replace(/\.md$/, '')}-redis-${index + 1}.ts`;
-      writeFileSync(path, `${block[1]}\nexport {};\n`);
+      const code = `${block[1]}\nexport {};\n`;
+      writeFileSync(path, code);
       it(`Redis sample ${index + 1} (line ${line})`, async () => {
         await import(/* @vite-ignore */ path);
+      });
+      // As plain JavaScript on this Node.js too, as docs/samples.test.ts runs the others.
+      it(`Redis sample ${index + 1} (line ${line}) as JavaScript on Node.js ${process.versions.node}`, async () => {
+        const result = await runAsJavaScript(code, path.replace(/\.ts$/, '.mjs'));
+        if (result.pid !== undefined) await removeSampleKeys(result.pid);
+        expect(result.code, result.output).toBe(0);
       });
     });
   });

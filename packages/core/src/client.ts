@@ -101,7 +101,12 @@ export interface Client<P extends object = {}> extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-type MissingContext<K> = { readonly 'a middleware this one requires must be used before it': K };
+/**
+ * What `.use()` asks of a middleware whose required context keys no earlier layer provides: the
+ * compile error names the keys (`Property '"missing context keys: use first the layers that provide"'
+ * is missing ... "circuitBreaker"`).
+ */
+type MissingContext<K> = { readonly 'missing context keys: use first the layers that provide': K };
 
 /** The immutable builder returned by `compose()`; each `.use()` returns a new builder. */
 export interface Builder<P extends object = {}> {
@@ -110,8 +115,7 @@ export interface Builder<P extends object = {}> {
    * context keys can only be added after the middlewares that provide them.
    */
   use<R extends object = P, Q extends object = {}>(
-    middleware: Middleware<R, Q>,
-    ...missing: Context<P> extends R ? [] : [error: MissingContext<Exclude<keyof R, keyof Context<P>>>]
+    middleware: Middleware<R, Q> & (Context<P> extends R ? unknown : MissingContext<Exclude<keyof R, keyof Context<P>>>),
   ): Builder<P & Q>;
   /** The middlewares added so far, outermost first. */
   readonly middlewares: readonly Middleware<any, any>[];

@@ -193,7 +193,7 @@ export class LazyResponse extends PlatformResponse implements Response {
     return this.#redirected;
   }
 
-  get body(): ReadableStream<Uint8Array> | null {
+  get body(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
     if (this.#stream === undefined) {
       if (this.#source === undefined) {
         // Already read through a method: the spec's body is then a disturbed, empty stream.
@@ -204,7 +204,8 @@ export class LazyResponse extends PlatformResponse implements Response {
         this.#source = undefined;
       }
     }
-    return this.#stream;
+    // Typed as lib.dom types it, so the declaration compiles for consumers with lib DOM too.
+    return this.#stream as ReadableStream<Uint8Array<ArrayBuffer>> | null;
   }
 
   // Passes a stream through, noting the first read: that is when the spec calls a body disturbed.
@@ -277,7 +278,7 @@ export class LazyResponse extends PlatformResponse implements Response {
   }
 
   /** The body as bytes (`Response.prototype.bytes` of newer runtimes). */
-  async bytes(): Promise<Uint8Array> {
+  async bytes(): Promise<Uint8Array<ArrayBuffer>> {
     return new Uint8Array(await this.arrayBuffer());
   }
 

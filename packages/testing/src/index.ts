@@ -27,4 +27,12 @@ export { virtualClock, type VirtualClock } from './virtual-clock.js';
 export { waitFor, type WaitForOptions } from './wait-for.js';
 export { settle } from './settle.js';
 export { testCertificates, type TestCertificates } from './certificates.js';
+export {
+  runMiddlewareConformance,
+  type ConformanceCheck,
+  type ConformanceEnv,
+  type ConformanceOptions,
+  type ConformanceReport,
+  type ConformanceRule,
+} from './conformance.js';
 export { createTestProxy, type ProxyLogEntry, type TestProxy, type TestProxyOptions } from './test-proxy.js';

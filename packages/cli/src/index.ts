@@ -1,0 +1,17 @@
+export { type ConfigIssue } from './config-issues.js';
+export { type MiddlewareConfig, type StackConfig, stackConfigSchema, type TransportConfig, transportConfigSchema, type TransportKind } from './config-schema.js';
+export { jsonOnly } from './json-only.js';
+export { configJsonSchema, stackConfigJsonSchema } from './json-schema.js';
+export { type MiddlewareRegistration, type RegisteredMiddleware, registeredMiddlewares, registerMiddleware } from './registry.js';
+export {
+  isStackConfigError,
+  middlewaresFromConfig,
+  parseStackConfig,
+  type ResolvedStackConfig,
+  StackConfigError,
+  stackFromConfig,
+  type StackFromConfigOptions,
+  transportFromConfig,
+} from './stack-from-config.js';
+export { createLayerCounts, type LayerCounts, type LoadProgress, type LoadResult, type LoadRunOptions, percentile, runLoad } from './load-run.js';
+export { main } from './main.js';
