@@ -5,12 +5,12 @@
 // req/s. Target (issue 15): >= 0.8 at concurrency 64 against a loopback upstream.
 //
 //   node bench/cli-load.mjs [--concurrency=64] [--block=4000] [--block-ms=1500] [--pairs=6] [--quick] [--config=stack.json]
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { flag, median, measure } from './loop.mjs';
+import { flag, median, measure, startHelper } from './loop.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const haveTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0 && os.availableParallelism() >= 2;
@@ -28,18 +28,8 @@ const watchdog = setTimeout(() => {
 watchdog.unref();
 
 const args = [join(here, 'upstream.mjs'), '--exit-with-stdin'];
-const up = haveTaskset ? spawn('taskset', ['-c', '1', process.execPath, ...args], { stdio: ['pipe', 'pipe', 'inherit'] }) : spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
-const port = await new Promise((resolve, reject) => {
-  let buffer = '';
-  const timer = setTimeout(() => reject(new Error('upstream did not start in 10 s')), 10_000);
-  up.stdout.on('data', (chunk) => {
-    buffer += chunk;
-    if (buffer.includes('\n')) {
-      clearTimeout(timer);
-      resolve(JSON.parse(buffer.slice(0, buffer.indexOf('\n'))).port);
-    }
-  });
-});
+const { info, child: up } = await startHelper(args, { pin: haveTaskset });
+const port = info.port;
 const url = `http://127.0.0.1:${port}/small`;
 
 const cli = await import('@shallot/cli');

@@ -13,7 +13,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { flag, measure, median } from './loop.mjs';
+import { flag, measure, median, startHelper } from './loop.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const delays = flag('delays', '1,1,10').split(',').map(Number);
@@ -91,18 +91,8 @@ const watchdog = setTimeout(() => {
 watchdog.unref();
 
 const args = [self, '--backends', `--delays=${delays.join(',')}`, `--capacity=${capacity}`];
-const backends = haveTaskset ? spawn('taskset', ['-c', '1', process.execPath, ...args], { stdio: ['pipe', 'pipe', 'inherit'] }) : spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
-const ports = await new Promise((resolve, reject) => {
-  let buffer = '';
-  const timer = setTimeout(() => reject(new Error('the backends did not start in 10 s')), 10_000);
-  backends.stdout.on('data', (chunk) => {
-    buffer += chunk;
-    if (buffer.includes('\n')) {
-      clearTimeout(timer);
-      resolve(JSON.parse(buffer.slice(0, buffer.indexOf('\n'))).ports);
-    }
-  });
-});
+const { info, child: backends } = await startHelper(args, { pin: haveTaskset, what: 'the backends' });
+const ports = info.ports;
 const endpoints = ports.map((port) => `http://127.0.0.1:${port}`);
 const slowest = delays.indexOf(Math.max(...delays));
 

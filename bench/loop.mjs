@@ -84,3 +84,25 @@ export function flag(name, fallback, argv = process.argv) {
   const env = process.env[`BENCH_${name.toUpperCase().replaceAll('-', '_')}`];
   return env === undefined || env === '' ? fallback : env;
 }
+
+/**
+ * Starts a helper process (an upstream, the backends) with `args`, pinned to core 1 when `pin`,
+ * and waits for the JSON line it prints once listening. Returns that object and the child
+ * (closing its stdin stops a helper started with `--exit-with-stdin`).
+ */
+export async function startHelper(args, { pin, what = 'the upstream' }) {
+  const { spawn } = await import('node:child_process');
+  const child = pin ? spawn('taskset', ['-c', '1', process.execPath, ...args], { stdio: ['pipe', 'pipe', 'inherit'] }) : spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const info = await new Promise((resolve, reject) => {
+    let buffer = '';
+    const timer = setTimeout(() => reject(new Error(`${what} did not start in 10 s`)), 10_000);
+    child.stdout.on('data', (chunk) => {
+      buffer += chunk;
+      if (buffer.includes('\n')) {
+        clearTimeout(timer);
+        resolve(JSON.parse(buffer.slice(0, buffer.indexOf('\n'))));
+      }
+    });
+  });
+  return { info, child };
+}

@@ -11,7 +11,7 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { flag, median, measure } from './loop.mjs';
+import { flag, median, measure, startHelper } from './loop.mjs';
 import { optionalLayer, readOf } from './rows.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -30,18 +30,8 @@ if (origin === undefined) {
     await new Promise(() => {});
   }
   const args = [join(here, 'upstream.mjs'), '--exit-with-stdin'];
-  const up = haveTaskset ? spawn('taskset', ['-c', '1', process.execPath, ...args], { stdio: ['pipe', 'pipe', 'inherit'] }) : spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
-  const port = await new Promise((resolve, reject) => {
-    let buffer = '';
-    const timer = setTimeout(() => reject(new Error('upstream did not start in 10 s')), 10_000);
-    up.stdout.on('data', (chunk) => {
-      buffer += chunk;
-      if (buffer.includes('\n')) {
-        clearTimeout(timer);
-        resolve(JSON.parse(buffer.slice(0, buffer.indexOf('\n'))).port);
-      }
-    });
-  });
+  const { info, child: up } = await startHelper(args, { pin: haveTaskset });
+  const port = info.port;
   origin = `http://127.0.0.1:${port}`;
   stopUpstream = () => up.stdin.end();
 }
