@@ -177,20 +177,22 @@ describe('shallot get|load --config on a ConnectionManager file', () => {
   it('get sends through the manager: the retry shows on the wire and in --verbose', async () => {
     await using upstream = await createTestServer();
     upstream.route('/flaky', failTimes(1, { json: { items: [1, 2] } }));
-    const config = file('cm-get.json', JSON.stringify({ connectionManager: { baseUrl: upstream.url, maxRetries: 2, backoffFactorMs: 1, headers: { 'x-from': 'cm' } } }));
+    const config = file('cm-get.json', JSON.stringify({ connectionManager: { baseUrl: upstream.url, maxRetries: 2, backoffFactorMs: 1, headers: { 'x-from': 'cm' }, apiKey: 'k3y' } }));
     const result = await run(['get', '/flaky', '--config', config, '-H', 'Authorization: Bearer t0k3n', '--verbose']);
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual({ items: [1, 2] });
     expect(upstream.hits('/flaky')).toBe(2);
-    expect(upstream.requests('/flaky')[1]?.headers).toMatchObject({ 'x-from': 'cm', authorization: 'Bearer t0k3n' });
+    expect(upstream.requests('/flaky')[1]?.headers).toMatchObject({ 'x-from': 'cm', authorization: 'Bearer t0k3n', 'x-api-key': 'k3y' });
     const trace = result.stderr;
     expect(trace).toContain('* connection manager: hooks → metrics → endpoints → undici');
     expect(trace).toContain('*   endpoints[(default)]: timeout → auth → retry → rateLimit → circuitBreaker');
     expect(trace).toMatch(/\* attempt 1 at \+\d+ ms: 503/);
     expect(trace).toMatch(/\* attempt 2 at \+\d+ ms: 200/);
     expect(trace).toMatch(/retry: 2 attempts, waited \d+ ms/);
+    expect(trace).toContain('* auth: global credentials');
     expect(trace).toContain('> authorization: [REDACTED]');
-    expect(trace).not.toContain('t0k3n');
+    expect(trace).toContain('> x-api-key: [REDACTED]');
+    for (const secret of ['t0k3n', 'k3y']) expect(trace).not.toContain(secret);
   });
 
   it('load -n 50 -c 4 runs 50 requests through the manager and counts its retries', async () => {
