@@ -69,20 +69,35 @@ function layerRows() {
     layer('layer-rate-limit', 'shallot + `rateLimit()` (far from its limit)', '@shallot/rate-limit', 'rateLimit', (r) => [r({ limit: 1_000_000_000, intervalMs: 1_000 })]),
     layer('layer-concurrency', 'shallot + `concurrencyLimit({ max: 1000 })`', '@shallot/rate-limit', 'concurrencyLimit', (c) => [c({ max: 1_000 })]),
     {
-      name: 'shallot-resilient-traced',
-      label: 'the resilient stack + `tracing()` with the OTel SDK (no-op exporter)',
+      name: 'shallot-resilient-otel',
+      label: 'the resilient stack, no `tracing()`, in a process with the OTel SDK and its context manager in use',
       requires: ['@shallot/tracing', 'tracing'],
       async create(env) {
-        const [{ tracing }, { BasicTracerProvider, SimpleSpanProcessor }, api] = await Promise.all([
+        const api = await import('@opentelemetry/api');
+        const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
+        api.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+        // An instrumented service runs code under a context (its server spans): from then on every
+        // promise of the process pays the context manager's hooks, traced or not.
+        api.context.with(api.context.active(), () => {});
+        return shallot(env, { middlewares: await resilient() });
+      },
+    },
+    {
+      name: 'shallot-resilient-traced',
+      label: 'the resilient stack + `tracing()` with the OTel SDK (BatchSpanProcessor, no-op exporter)',
+      requires: ['@shallot/tracing', 'tracing'],
+      async create(env) {
+        const [{ tracing }, { BasicTracerProvider, BatchSpanProcessor }, api] = await Promise.all([
           import('@shallot/tracing'),
           import('@opentelemetry/sdk-trace-base'),
           import('@opentelemetry/api'),
         ]);
         const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
         api.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-        // A no-op exporter: every span is made, ended and handed over, then dropped.
+        // A no-op exporter behind the processor production uses: every span is made, ended,
+        // batched and handed over, then dropped.
         const exporter = { export: (_spans, done) => done({ code: 0 }), shutdown: async () => {} };
-        const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+        const tracerProvider = new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(exporter)] });
         return shallot(env, { middlewares: [tracing({ tracerProvider }), ...(await resilient())] });
       },
     },

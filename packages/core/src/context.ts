@@ -1,7 +1,7 @@
 import type { RequestBody } from './body.js';
 import { type Clock, realClock } from './clock.js';
 import { defaultCredentialHeaderSet } from './credentials.js';
-import type { Logger } from './logger.js';
+import { type Logger, silentLogger } from './logger.js';
 import { AbortScope, type AbortSubscription, rootScope } from './abort-scope.js';
 import type { Progress } from './request-options.js';
 import { neverAbortSignal } from './signals.js';
@@ -307,6 +307,26 @@ export function closeScope(ctx: BaseContext, scope: AbortScope): void {
       return;
     }
   }
+}
+
+let baseFields: ReadonlySet<string> | undefined;
+
+/**
+ * True for a field every context has (`request`, `clock`, `log`...); any other own key is a
+ * middleware's (`retry`, `cache`...). For layers that copy or show the keys other layers set (a
+ * hedge adopting the winning copy's keys, a trace of what each layer did).
+ */
+export function isContextField(key: string): boolean {
+  baseFields ??= new Set(
+    Object.keys(
+      new ShallotContext(
+        { request: { method: 'GET', url: new URL('http://localhost/'), headers: new Headers(), body: null, cache: 'default', redirect: 'follow' }, log: silentLogger },
+        '',
+        undefined,
+      ),
+    ),
+  );
+  return baseFields.has(key);
 }
 
 /** Makes a context; `compose()`'s client does this for every call. */

@@ -25,6 +25,7 @@ export {
   addRedirectHook,
   addTransportHook,
   closeScope,
+  isContextField,
   openScope,
   scopeOf,
   createContext,
@@ -84,6 +85,7 @@ export {
   type TimeoutKind,
 } from './errors.js';
 export { silentLogger, type LogFn, type Logger } from './logger.js';
+export { Listeners, type Subscription } from './listeners.js';
 export {
   isSensitiveKey,
   REDACTED,

@@ -3,16 +3,15 @@ import {
   type BaseContext,
   closeScope,
   type Context,
-  createContext,
   defineMiddleware,
   expireAfter,
   type Expiry,
   fork,
+  isContextField,
   openScope,
   type Middleware,
   type Next,
   parseOptions,
-  silentLogger,
 } from '@shallot/core';
 import { ExtraLoad } from './extra-load.js';
 import { LatencyTracker } from './latency.js';
@@ -30,23 +29,9 @@ export interface HedgeContext {
 
 const idempotent = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
-let baseKeys: ReadonlySet<string> | undefined;
-// The fields every context has; anything else on a winning copy is a middleware's key.
-function contextFields(): ReadonlySet<string> {
-  baseKeys ??= new Set(
-    Object.keys(
-      createContext({
-        request: { method: 'GET', url: new URL('http://localhost/'), headers: new Headers(), body: null, cache: 'default', redirect: 'follow' },
-        log: silentLogger,
-      }),
-    ),
-  );
-  return baseKeys;
-}
-
-// The middleware keys of a fresh copy, to tell later which ones its inner layers changed.
 const noop = (): void => {};
 
+// The middleware keys of a fresh copy, to tell later which ones its inner layers changed.
 function snapshot(copy: BaseContext): Map<string, unknown> {
   const keys = new Map<string, unknown>();
   for (const key of Object.keys(copy)) keys.set(key, (copy as unknown as Record<string, unknown>)[key]);
@@ -55,11 +40,10 @@ function snapshot(copy: BaseContext): Map<string, unknown> {
 
 // Keys the inner layers set on a winning copy become the request's own.
 function adoptKeys(ctx: BaseContext, copy: BaseContext, forked: Map<string, unknown>): void {
-  const fields = contextFields();
   const target = ctx as unknown as Record<string, unknown>;
   for (const key of Object.keys(copy)) {
     const value = (copy as unknown as Record<string, unknown>)[key];
-    if (!fields.has(key) && key !== 'hedge' && value !== forked.get(key)) target[key] = value;
+    if (!isContextField(key) && key !== 'hedge' && value !== forked.get(key)) target[key] = value;
   }
 }
 

@@ -1,9 +1,5 @@
-import type { Logger } from '@shallot/core';
-
 /** Returned by every `onX(listener)`: `dispose()` removes the listener. */
-export interface Subscription {
-  dispose(): void;
-}
+export type { Subscription } from '@shallot/core';
 
 /** An endpoint was ejected by outlier detection. */
 export interface EjectEvent {
@@ -47,36 +43,3 @@ export interface DiscoveryErrorEvent {
   readonly error: unknown;
 }
 
-/** A list of listeners; one that throws is logged and skipped, it never breaks the balancer. */
-export class Listeners<E> {
-  readonly #listeners: ((event: E) => void)[] = [];
-  readonly #name: string;
-  readonly #log: Logger;
-
-  constructor(name: string, log: Logger) {
-    this.#name = name;
-    this.#log = log;
-  }
-
-  add(listener: (event: E) => void): Subscription {
-    if (typeof listener !== 'function') throw new TypeError(`loadBalancer.${this.#name}: expected a function`);
-    this.#listeners.push(listener);
-    return {
-      dispose: () => {
-        const i = this.#listeners.indexOf(listener);
-        if (i !== -1) this.#listeners.splice(i, 1);
-      },
-    };
-  }
-
-  emit(event: E): void {
-    if (this.#listeners.length === 0) return;
-    for (const listener of [...this.#listeners]) {
-      try {
-        listener(event);
-      } catch (error) {
-        this.#log.warn({ err: error, event: this.#name }, `loadBalancer: an ${this.#name} listener threw; it was skipped`);
-      }
-    }
-  }
-}

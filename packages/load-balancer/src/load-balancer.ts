@@ -1,4 +1,4 @@
-import { type Context, defineMiddleware, isPathOnly, type Middleware, type Next, parseOptions, realClock, silentLogger } from '@shallot/core';
+import { type Context, defineMiddleware, isPathOnly, Listeners, type Middleware, type Next, parseOptions, realClock, silentLogger } from '@shallot/core';
 import { startDiscovery } from './discovery.js';
 import { type Endpoint, toDefinitions } from './endpoint.js';
 import { type EndpointContext, type EndpointRecord, nothingTried } from './endpoint-context.js';
@@ -9,7 +9,6 @@ import {
   type EjectEvent,
   type EndpointsChangeEvent,
   type HealthChangeEvent,
-  Listeners,
   type ReadmitEvent,
   type Subscription,
 } from './events.js';
@@ -96,20 +95,20 @@ export function loadBalancer(options: LoadBalancerOptions): LoadBalancerMiddlewa
   const log = resolved.logger ?? silentLogger;
   const decayMs = resolved.ewmaDecayMs;
   const pick = createPicker(resolved.strategy, decayMs);
-  const ejected = new Listeners<EjectEvent>('onEject', log);
-  const readmitted = new Listeners<ReadmitEvent>('onReadmit', log);
-  const healthChanged = new Listeners<HealthChangeEvent>('onHealthChange', log);
-  const endpointsChanged = new Listeners<EndpointsChangeEvent>('onEndpointsChange', log);
-  const discoveryFailed = new Listeners<DiscoveryErrorEvent>('onDiscoveryError', log);
+  const ejected = new Listeners<EjectEvent>('loadBalancer', 'onEject');
+  const readmitted = new Listeners<ReadmitEvent>('loadBalancer', 'onReadmit');
+  const healthChanged = new Listeners<HealthChangeEvent>('loadBalancer', 'onHealthChange');
+  const endpointsChanged = new Listeners<EndpointsChangeEvent>('loadBalancer', 'onEndpointsChange');
+  const discoveryFailed = new Listeners<DiscoveryErrorEvent>('loadBalancer', 'onDiscoveryError');
 
   const readmit = (endpoint: Endpoint, reason: ReadmitEvent['reason']): void => {
     log.info({ endpoint: endpoint.url, reason }, 'loadBalancer: endpoint readmitted');
-    readmitted.emit({ endpoint: endpoint.url, reason });
+    readmitted.emit({ endpoint: endpoint.url, reason }, log);
   };
   const pool = new EndpointPool(resolved.panicThresholdPercent, (endpoint) => readmit(endpoint, 'timeout'));
   const outliers = new OutlierDetector(resolved.outlierDetection, pool, (event) => {
     log.warn(event, 'loadBalancer: endpoint ejected');
-    ejected.emit(event);
+    ejected.emit(event, log);
   });
 
   const healthOptions = resolved.healthCheck;
@@ -122,7 +121,7 @@ export function loadBalancer(options: LoadBalancerOptions): LoadBalancerMiddlewa
           if (verdict.healthChanged) {
             pool.invalidate();
             log.warn({ endpoint: endpoint.url, healthy: endpoint.healthy, status: result.status, err: result.error }, 'loadBalancer: health changed');
-            healthChanged.emit({ endpoint: endpoint.url, healthy: endpoint.healthy, status: result.status, error: result.error });
+            healthChanged.emit({ endpoint: endpoint.url, healthy: endpoint.healthy, status: result.status, error: result.error }, log);
           }
           if (verdict.readmit) {
             pool.invalidate();
@@ -144,13 +143,13 @@ export function loadBalancer(options: LoadBalancerOptions): LoadBalancerMiddlewa
             endpoints: pool.all.map((e) => e.url),
             added: change.added.map((e) => e.url),
             removed: change.removed.map((e) => e.url),
-          });
+          }, log);
         }
       },
       error(error) {
         discoveryError = error;
         log.warn({ err: error }, 'loadBalancer: endpoint discovery failed; the last set stays');
-        discoveryFailed.emit({ error });
+        discoveryFailed.emit({ error }, log);
       },
     },
     clock,

@@ -1,9 +1,7 @@
 import type { BaseContext } from '@shallot/core';
 
 /** Returned by `onRetry` and `onGiveUp`: `dispose()` removes the listener. */
-export interface Subscription {
-  dispose(): void;
-}
+export type { Subscription } from '@shallot/core';
 
 /** Why retrying stopped on an outcome that was retryable. */
 export type GiveUpReason =
@@ -41,39 +39,4 @@ export interface GiveUpEvent {
   readonly response?: Response | undefined;
   /** The last error, when the last attempt failed. */
   readonly error?: unknown;
-}
-
-/** A set of listeners; one that throws is logged and skipped, it never breaks the request. */
-export class Listeners<E extends { readonly ctx: BaseContext }> {
-  readonly #listeners: ((event: E) => void)[] = [];
-  readonly #event: string;
-
-  constructor(event: string) {
-    this.#event = event;
-  }
-
-  get size(): number {
-    return this.#listeners.length;
-  }
-
-  add(listener: (event: E) => void): Subscription {
-    if (typeof listener !== 'function') throw new TypeError(`retry.${this.#event}: expected a function`);
-    this.#listeners.push(listener);
-    return {
-      dispose: () => {
-        const i = this.#listeners.indexOf(listener);
-        if (i !== -1) this.#listeners.splice(i, 1);
-      },
-    };
-  }
-
-  emit(event: E): void {
-    for (const listener of [...this.#listeners]) {
-      try {
-        listener(event);
-      } catch (error) {
-        event.ctx.log.warn({ err: error, event: this.#event }, `retry: an ${this.#event} listener threw; it was skipped`);
-      }
-    }
-  }
 }

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { abortReason, BodyNotReplayableError, type Context, defineMiddleware, type Middleware, type Next, parseOptions } from '@shallot/core';
+import { abortReason, BodyNotReplayableError, type Context, defineMiddleware, Listeners, type Middleware, type Next, parseOptions } from '@shallot/core';
 import { type BackoffState, createBackoff } from './backoff.js';
 import { MaxRetriesExceededError } from './errors.js';
-import { type GiveUpEvent, type GiveUpReason, Listeners, type RetryEvent, type Subscription } from './events.js';
+import type { GiveUpEvent, GiveUpReason, RetryEvent, Subscription } from './events.js';
 import { type RetryOptions, retryOptionsSchema } from './options.js';
 import { releaseBody } from './release-body.js';
 import { parseRetryAfter } from './retry-after.js';
@@ -71,8 +71,8 @@ export function retry(options: RetryOptions = {}): RetryMiddleware {
   const statuses = new Set(resolved.retryOnStatus);
   const methods = new Set(resolved.methods);
   const backoff = createBackoff(resolved.backoff);
-  const retried = new Listeners<RetryEvent>('onRetry');
-  const gaveUp = new Listeners<GiveUpEvent>('onGiveUp');
+  const retried = new Listeners<RetryEvent>('retry', 'onRetry');
+  const gaveUp = new Listeners<GiveUpEvent>('retry', 'onGiveUp');
   if (resolved.onRetry !== undefined) retried.add(resolved.onRetry);
   if (resolved.onGiveUp !== undefined) gaveUp.add(resolved.onGiveUp);
 
@@ -134,7 +134,7 @@ export function retry(options: RetryOptions = {}): RetryMiddleware {
 
       if (reason !== undefined) {
         state.exhausted = true;
-        if (gaveUp.size > 0) gaveUp.emit({ ctx, attempts: attempt, reason, response, error: failed ? error : undefined });
+        if (gaveUp.size > 0) gaveUp.emit({ ctx, attempts: attempt, reason, response, error: failed ? error : undefined }, ctx.log);
         // A response is returned as it is: nothing would be sent again either way.
         if (reason === 'body-not-replayable' && failed) {
           const cause = new BodyNotReplayableError({ request: ctx.request, cause: error });
@@ -145,7 +145,7 @@ export function retry(options: RetryOptions = {}): RetryMiddleware {
       }
 
       state.delaysMs = state.delaysMs === noDelays ? [delayMs] : [...state.delaysMs, delayMs];
-      if (retried.size > 0) retried.emit({ ctx, attempt, delayMs, response, error: failed ? error : undefined });
+      if (retried.size > 0) retried.emit({ ctx, attempt, delayMs, response, error: failed ? error : undefined }, ctx.log);
       ctx.log.debug({ attempt, delayMs, status: response?.status, err: failed ? error : undefined }, 'retry: retrying');
       // The body drains while we wait; what is left when the wait ends is cancelled.
       const stopDraining = releaseBody(response);
