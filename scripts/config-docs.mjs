@@ -247,23 +247,25 @@ for (const m of cli.registeredMiddlewares()) {
   lines.push(...(body.length === 0 ? ['No options.'] : [...header, ...body]), '');
 }
 
-// ConnectionManager.fromConfig(json) takes the same kind of file, with its own options.
-let cm;
-try {
-  cm = await import('@shallot/connection-manager');
-} catch {
-  cm = undefined;
-}
-if (cm?.connectionManagerOptionsSchema !== undefined) {
-  const json = cli.jsonOnly(cm.connectionManagerOptionsSchema);
+// A ConnectionManager config file: `{ "connectionManager": { ...options } }`, validated by the
+// JSON part of the manager's own schema (what ConnectionManager.fromConfig(json) takes).
+if (cli.connectionManagerConfigSchema !== undefined) {
+  const cm = await import('@shallot/connection-manager');
   const loc = await locate(cm.connectionManagerOptionsSchema, '@shallot/connection-manager');
   lines.push(
-    '## ConnectionManager.fromConfig',
+    '## ConnectionManager config files',
     '',
-    '`ConnectionManager.fromConfig(json)` from `@shallot/connection-manager` takes the options of `new ConnectionManager()` that JSON can hold:',
+    'A file whose top level is `{ "connectionManager": { ...options } }` (and optionally `$schema`) configures a',
+    '`ConnectionManager` of `@shallot/connection-manager` instead of a stack (`shallot --config`, `clientFromConfig()`).',
+    'Its options are those of `new ConnectionManager()` that JSON can hold, validated by the manager\'s own',
+    '`connectionManagerOptionsSchema`; `ConnectionManager.fromConfig(json)` takes the same options object:',
+    '',
+    '```json',
+    '{ "connectionManager": { "maxRetries": 2, "backoffFactorMs": 100, "endpointConfigs": { "api.example.com": { "timeoutMs": 10000 } } } }',
+    '```',
     '',
     ...header,
-    ...rows(toJson(json), loc.dir === undefined || loc.exportName === undefined ? {} : fieldDocs(loc.dir, loc.exportName)),
+    ...rows(toJson(cli.connectionManagerConfigSchema).properties.connectionManager, loc.dir === undefined || loc.exportName === undefined ? {} : fieldDocs(loc.dir, loc.exportName)),
     '',
   );
 }

@@ -4,9 +4,10 @@ import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import jsonc from 'jsonc-parser';
 import type { ConfigIssue } from './config-issues.js';
-import type { StackConfig } from './config-schema.js';
+import { type ClientConfig, type ParsedClientConfig, parseClientConfig } from './client-from-config.js';
+import { isConnectionManagerConfig } from './connection-manager-config.js';
 import { type MiddlewareRegistration, registeredMiddleware, registerMiddleware } from './registry.js';
-import { parseStackConfig, type ResolvedStackConfig, StackConfigError } from './stack-from-config.js';
+import { StackConfigError } from './stack-from-config.js';
 
 /** A problem of a config file, with where it is in the file (1-based line and column). */
 export interface FileIssue extends ConfigIssue {
@@ -107,18 +108,22 @@ export async function loadPlugins(plugins: readonly string[], file: string): Pro
   }
 }
 
+/** A config file as read and validated: its kind, the config with defaults filled in, and as written. */
+export type LoadedConfigFile = ParsedClientConfig & { input: ClientConfig };
+
 /**
- * Reads, and validates a stack config file: its `plugins` are imported first. Every problem is
- * reported with its line and column.
+ * Reads and validates a config file of either kind: a ConnectionManager config (a
+ * `connectionManager` key) or a stack config, whose `plugins` are imported first. Every problem
+ * is reported with its line and column.
  *
  * @throws ConfigFileError
  */
-export async function loadConfigFile(file: string): Promise<ResolvedStackConfig & { input: StackConfig }> {
+export async function loadConfigFile(file: string): Promise<LoadedConfigFile> {
   const { text, value, tree } = await readConfigFile(file);
-  const plugins = (value as { plugins?: unknown } | undefined)?.plugins;
+  const plugins = isConnectionManagerConfig(value) ? undefined : (value as { plugins?: unknown } | undefined)?.plugins;
   if (Array.isArray(plugins) && plugins.every((p) => typeof p === 'string')) await loadPlugins(plugins, file);
   try {
-    return { ...parseStackConfig(value), input: value as StackConfig };
+    return { ...parseClientConfig(value), input: value as ClientConfig };
   } catch (error) {
     if (!(error instanceof StackConfigError)) throw error;
     const starts = lineStarts(text);

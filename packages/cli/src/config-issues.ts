@@ -109,21 +109,21 @@ function describe(issue: Issue, input: unknown): string {
   return text.replace(/^: /, '');
 }
 
-// An option of a middleware's own schema that the config leaves out because JSON cannot hold it.
-function codeOnly(path: Path, key: string, input: unknown): boolean {
+// An option of the code's own schema (`full`, or a middleware's) that the config leaves out because JSON cannot hold it.
+function codeOnly(path: Path, key: string, input: unknown, full: Schema | undefined): boolean {
+  const shapeOf = (schema: Schema | undefined): Record<string, Schema> | undefined => (schema === undefined ? undefined : (defOf(schema).shape as Record<string, Schema> | undefined));
+  if (full !== undefined && shapeOf(schemaAt(full, path, input))?.[key] !== undefined) return true;
   if (path.length !== 2 || path[0] !== 'middlewares') return false;
   const use = (valueAt(input, path) as { use?: unknown } | undefined)?.use;
   const registration = typeof use === 'string' ? registeredMiddleware(use) : undefined;
-  if (registration === undefined) return false;
-  const full = defOf(unwrap(registration.schema)).shape as Record<string, Schema> | undefined;
-  return full?.[key] !== undefined;
+  return registration !== undefined && shapeOf(unwrap(registration.schema))?.[key] !== undefined;
 }
 
 function isRootOnly(issues: readonly Issue[]): boolean {
   return issues.every((i) => i.path.length === 0 && i.code !== 'unrecognized_keys' && i.code !== 'invalid_union');
 }
 
-function flatten(issue: Issue, prefix: Path, root: Schema, input: unknown, out: ConfigIssue[]): void {
+function flatten(issue: Issue, prefix: Path, root: Schema, input: unknown, full: Schema | undefined, out: ConfigIssue[]): void {
   const path: Path = [...prefix, ...(issue.path as (string | number)[])];
   const add = (at: Path, message: string): void => {
     out.push({ path: at, pathText: pathText(at), message });
@@ -146,7 +146,7 @@ function flatten(issue: Issue, prefix: Path, root: Schema, input: unknown, out: 
     const errors = (issue as { errors?: Issue[][] }).errors ?? [];
     const branches = errors.filter((branch) => !isRootOnly(branch));
     if (branches.length === 1) {
-      for (const inner of branches[0] as Issue[]) flatten(inner, path, root, input, out);
+      for (const inner of branches[0] as Issue[]) flatten(inner, path, root, input, full, out);
       return;
     }
     const values = errors.map((branch) => (branch.length === 1 && branch[0]?.code === 'invalid_value' ? branch[0].values : undefined));
@@ -161,7 +161,7 @@ function flatten(issue: Issue, prefix: Path, root: Schema, input: unknown, out: 
   if (issue.code === 'unrecognized_keys') {
     const known = Object.keys((defOf(schemaAt(root, path, input) ?? unwrap(root)).shape as Record<string, Schema> | undefined) ?? {});
     for (const key of issue.keys) {
-      if (codeOnly(path, key, input)) {
+      if (codeOnly(path, key, input, full)) {
         add([...path, key], `"${key}" takes a function or an object, which a config file cannot hold: set it in code`);
         continue;
       }
@@ -176,9 +176,13 @@ function flatten(issue: Issue, prefix: Path, root: Schema, input: unknown, out: 
   else add(path, describe({ ...issue, path: path as PropertyKey[] } as Issue, input));
 }
 
-/** Turns zod's issues into one readable problem each, with the path of the value it concerns. */
-export function configIssues(issues: readonly Issue[], schema: Schema, input: unknown): ConfigIssue[] {
+/**
+ * Turns zod's issues into one readable problem each, with the path of the value it concerns.
+ * `full` is the schema code validates with, of which `schema` is the part JSON can hold: a key
+ * it has and `schema` lacks is reported as one to set in code.
+ */
+export function configIssues(issues: readonly Issue[], schema: Schema, input: unknown, full?: Schema): ConfigIssue[] {
   const out: ConfigIssue[] = [];
-  for (const issue of issues) flatten(issue, [], schema, input, out);
+  for (const issue of issues) flatten(issue, [], schema, input, full, out);
   return out;
 }

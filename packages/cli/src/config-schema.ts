@@ -42,7 +42,7 @@ const clientShape = (() => {
 })();
 
 /** `headers` in a config file: names to values. */
-const headersSchema = z.record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'expected a header name'), z.string());
+export const headersConfigSchema = z.record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'expected a header name'), z.string());
 
 function middlewareEntries(): z.ZodType {
   const entries = registeredMiddlewares().map((m) =>
@@ -59,7 +59,7 @@ function build(): z.ZodType<StackConfig> {
     plugins: z.array(z.string().min(1)).optional(),
     transport: transportConfigSchema.default('undici'),
     ...clientShape,
-    headers: headersSchema.optional(),
+    headers: headersConfigSchema.optional(),
     /** The layers, outermost first, as `.use()` adds them. */
     middlewares: z.array(middlewareEntries()).default([]),
   }) as unknown as z.ZodType<StackConfig>;

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 
 type Schema = z.ZodType;
 type Def = Record<string, unknown> & { type: string };
@@ -10,7 +10,12 @@ const defOf = (schema: Schema): Def => (schema as unknown as { _zod: { def: Def 
 function rebuild(schema: Schema, def: Def, patch: Record<string, unknown>): Schema {
   const copy = Object.defineProperties({}, Object.getOwnPropertyDescriptors(def)) as Def;
   for (const [key, value] of Object.entries(patch)) Object.defineProperty(copy, key, { value, enumerable: true, configurable: true, writable: true });
-  return (schema as unknown as { clone(def: Def): Schema }).clone(copy);
+  const rebuilt = (schema as unknown as { clone(def: Def): Schema }).clone(copy);
+  // Its description (and other metadata) is kept, so the JSON Schema still documents the field.
+  // An `id` names one schema only, so the copy goes without it.
+  const { id: _id, ...meta } = z.globalRegistry.get(schema) ?? {};
+  if (Object.keys(meta).length > 0) z.globalRegistry.add(rebuilt, meta);
+  return rebuilt;
 }
 
 // Wrappers whose inner type is `innerType`; they are kept around whatever is left of it.
@@ -118,9 +123,18 @@ function isOptional(schema: Schema): boolean {
  * (`{ use: 'retry', ...retry's options }`). Returns `undefined` when `schema` is not an object.
  */
 export function withLeadingFields(schema: Schema, fields: Record<string, Schema>): Schema | undefined {
+  const shape = objectShape(schema);
+  return shape === undefined ? undefined : withShape(schema, { ...fields, ...shape });
+}
+
+/**
+ * An object schema with its fields replaced by `shape`, keeping its strictness, refinements and
+ * metadata. Returns `undefined` when `schema` is not an object.
+ */
+export function withShape(schema: Schema, shape: Record<string, Schema>): Schema | undefined {
   const def = defOf(schema);
   if (def.type !== 'object') return undefined;
-  return rebuild(schema, def, { shape: { ...fields, ...(def.shape as Record<string, Schema>) } });
+  return rebuild(schema, def, { shape });
 }
 
 /** The fields of an object schema (through optional and default wrappers), or `undefined`. */

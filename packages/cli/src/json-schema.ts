@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { stackConfigSchema } from './config-schema.js';
+import { connectionManagerConfigSchema } from './connection-manager-config.js';
 
 /**
  * The JSON Schema (draft 2020-12) of a stack config file, made by zod's own converter from
@@ -9,6 +10,41 @@ import { stackConfigSchema } from './config-schema.js';
  */
 export function stackConfigJsonSchema(): Record<string, unknown> {
   return { ...configJsonSchema(stackConfigSchema), title: 'shallot stack config' };
+}
+
+/**
+ * The JSON Schema (draft 2020-12) of a ConnectionManager config file
+ * (`{ "connectionManager": { ...options } }`), made by zod's own converter from
+ * {@link connectionManagerConfigSchema}: every option of the manager that JSON can hold, with
+ * its description and default.
+ */
+export function connectionManagerConfigJsonSchema(): Record<string, unknown> {
+  return { ...configJsonSchema(connectionManagerConfigSchema), title: 'shallot ConnectionManager config' };
+}
+
+/**
+ * The JSON Schema (draft 2020-12) of every config file the `shallot` CLI reads: a stack config
+ * ({@link stackConfigJsonSchema}) or a ConnectionManager config
+ * ({@link connectionManagerConfigJsonSchema}). `properties` lists the keys of both, so editors
+ * complete either kind; `anyOf` keeps them apart: a file with `connectionManager` holds nothing
+ * else but `$schema`. The manager's options are one definition, `$defs.connectionManagerOptions`.
+ */
+export function configFileJsonSchema(): Record<string, unknown> {
+  const { $schema, $defs: stackDefs, properties: stackProperties, ...stack } = configJsonSchema(stackConfigSchema) as Record<string, unknown> & { properties: Record<string, unknown> };
+  const { $defs: managerDefs, properties: managerProperties } = configJsonSchema(connectionManagerConfigSchema) as { $defs?: object; properties: Record<string, unknown> };
+  const ref = { $ref: '#/$defs/connectionManagerOptions' };
+  return {
+    $schema,
+    title: 'shallot config',
+    description: 'A stack ({ "transport", "middlewares": [{ "use": name, ...options }] }) or a ConnectionManager ({ "connectionManager": { ...options } }).',
+    ...stack,
+    properties: { ...stackProperties, connectionManager: ref },
+    anyOf: [
+      { title: 'stack config', not: { required: ['connectionManager'] } },
+      { title: 'ConnectionManager config', type: 'object', properties: { $schema: managerProperties.$schema, connectionManager: ref }, required: ['connectionManager'], additionalProperties: false },
+    ],
+    $defs: { ...(stackDefs as object | undefined), ...managerDefs, connectionManagerOptions: managerProperties.connectionManager },
+  };
 }
 
 type Def = { type: string; in?: z.ZodType; out?: z.ZodType };

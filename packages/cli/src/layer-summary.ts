@@ -22,6 +22,7 @@ const known: Record<string, Describe> = {
     return `${String(v.key)} ${state === 'closed' ? c.green(state) : state === 'open' ? c.red(state) : c.yellow(state)}`;
   },
   rateLimit: (v) => (Number(v.waitedMs ?? 0) > 0 ? `waited ${ms(Number(v.waitedMs))} for a token` : 'token free') + (v.key === undefined ? '' : ` (key ${String(v.key)})`),
+  auth: (v) => (v.scope === undefined ? 'no credentials' : `${v.scope === 'global' ? 'global' : `endpoint ${String(v.scope)}`} credentials${v.refreshed === true ? ', token refreshed after a 401' : ''}`),
   hedge: (v) => (v.hedged === true ? `${String(v.copies)} copies sent, copy ${Number(v.winner) + 1} answered first` : 'no copy sent'),
 };
 

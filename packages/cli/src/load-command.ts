@@ -6,10 +6,9 @@ import { htmlReport } from './load-html.js';
 import { latencySummary, terminalReport, throughput } from './load-report.js';
 import { createLayerCounts, type LayerCounts, type LoadProgress, type LoadResult, runLoad } from './load-run.js';
 import type { Output } from './output.js';
-import type { StackConfig } from './config-schema.js';
-import { parseHeader, stackConfigOf } from './request-command.js';
-import { stackFromConfig } from './stack-from-config.js';
-import { UsageError } from './usage-error.js';
+import { type ClientConfig, clientFromConfig } from './client-from-config.js';
+import { isConnectionManagerConfig } from './connection-manager-config.js';
+import { configOf, parseHeader, parseUrl } from './request-command.js';
 
 /** Options of `shallot load`. */
 export interface LoadCommandOptions {
@@ -29,14 +28,19 @@ export const defaultRequests = 1_000;
 type StateChange = { to: string };
 type WithStateChange = Middleware<any, any> & { onStateChange(listener: (change: StateChange) => void): unknown };
 
-// Counts the circuit events of every breaker in the stack into the run's counts.
+// Counts a circuit's openings and closings into the run's counts.
+function countStateChange(layers: LayerCounts): (change: StateChange) => void {
+  return (change) => {
+    if (change.to === 'open') layers.breakerOpened++;
+    else if (change.to === 'closed') layers.breakerClosed++;
+  };
+}
+
+// Counts the circuit events of every breaker in a stack into the run's counts.
 function countBreakerEvents(layers: LayerCounts): (middleware: Middleware<any, any>) => void {
+  const count = countStateChange(layers);
   return (middleware) => {
-    if (typeof (middleware as Partial<WithStateChange>).onStateChange !== 'function') return;
-    (middleware as WithStateChange).onStateChange((change) => {
-      if (change.to === 'open') layers.breakerOpened++;
-      else if (change.to === 'closed') layers.breakerClosed++;
-    });
+    if (typeof (middleware as Partial<WithStateChange>).onStateChange === 'function') (middleware as WithStateChange).onStateChange(count);
   };
 }
 
@@ -95,8 +99,12 @@ export function jsonSummary(result: LoadResult, method: string, url: string, con
   };
 }
 
-/** The config with the transport's pool as large as the concurrency, unless the config sizes it. */
-function withSocketsFor(config: StackConfig, concurrency: number): StackConfig {
+/** The config with the transport's pool as large as the concurrency, unless the config sizes it (a manager's `poolMaxsize`). */
+function withSocketsFor(config: ClientConfig, concurrency: number): ClientConfig {
+  if (isConnectionManagerConfig(config)) {
+    const options = config.connectionManager;
+    return options.poolMaxsize === undefined ? { ...config, connectionManager: { ...options, poolMaxsize: concurrency } } : config;
+  }
   const transport = config.transport ?? 'undici';
   if (typeof transport === 'string') return { ...config, transport: { kind: transport, maxSockets: concurrency } };
   return transport.maxSockets === undefined ? { ...config, transport: { ...transport, maxSockets: concurrency } } : config;
@@ -104,18 +112,14 @@ function withSocketsFor(config: StackConfig, concurrency: number): StackConfig {
 
 /** Runs `shallot load`: a bounded run with live progress, then the report. */
 export async function loadCommand(url: string, options: LoadCommandOptions, output: Output): Promise<number> {
-  const config = await stackConfigOf(options.config);
-  if (config.baseUrl === undefined) {
-    try {
-      new URL(url);
-    } catch {
-      throw new UsageError(`expected an absolute URL (or a path with baseUrl in the config), got ${JSON.stringify(url)}`);
-    }
-  }
+  const config = await configOf(options.config);
+  parseUrl(url, config);
   const requests = options.requests ?? (options.durationMs === undefined ? defaultRequests : Infinity);
   const init: RequestOptions = { headers: (options.header ?? []).map(parseHeader) };
   const layers = createLayerCounts();
-  const client = stackFromConfig(withSocketsFor(config, options.concurrency), { onMiddleware: countBreakerEvents(layers) });
+  const configured = clientFromConfig(withSocketsFor(config, options.concurrency), { onMiddleware: countBreakerEvents(layers) });
+  configured.manager?.onCircuitBreakerStateChange(countStateChange(layers));
+  const { client } = configured;
   const stack = client.describe().map((l) => l.name);
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
@@ -140,7 +144,7 @@ export async function loadCommand(url: string, options: LoadCommandOptions, outp
   } finally {
     display.stop();
     process.off('SIGINT', onSignal);
-    await client.close();
+    await configured.close();
   }
   const shown = redactUrl(url);
   if (options.html !== undefined) {

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import ms from 'ms';
-import { configSchemaCommand, configValidateCommand } from './config-command.js';
+import { configSchemaCommand, configValidateCommand, schemaKinds } from './config-command.js';
 import { ConfigFileError } from './config-file.js';
 import { demoCommand } from './demo.js';
 import { loadCommand } from './load-command.js';
@@ -67,7 +67,7 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     program
       .command(`${method} <url>`)
       .description(`send one ${method.toUpperCase()} through the stack of --config (default: a 30 s timeout and retries) and print the body`)
-      .option('--config <file>', 'a stack config file (JSON; see `shallot config schema`)')
+      .option('--config <file>', 'a stack or ConnectionManager config file (JSON; see `shallot config schema`)')
       .option('-H, --header <header>', "a request header, 'Name: value' (repeatable)", collect)
       .option('--json <body>', 'a JSON body (or @file), sent with content-type: application/json')
       .option('-d, --data <body>', 'a raw body (or @file)')
@@ -85,25 +85,26 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     .option('--duration <time>', 'stop after this long: 30s, 2m, 500ms', parseDuration)
     .option('-X, --method <method>', 'the method', 'GET')
     .option('-H, --header <header>', "a request header, 'Name: value' (repeatable)", collect)
-    .option('--config <file>', 'a stack config file (JSON; see `shallot config schema`)')
+    .option('--config <file>', 'a stack or ConnectionManager config file (JSON; see `shallot config schema`)')
     .option('--json', 'print the summary as JSON instead of tables')
     .option('--html <file>', 'also write a self-contained HTML report (histogram and throughput over time)')
     .action(async (url: string, options: { requests?: number; concurrency: number; duration?: number; method: string; header?: string[]; config?: string; json?: boolean; html?: string }) => {
       exitCode = await loadCommand(url, { ...options, durationMs: options.duration }, output);
     });
 
-  const config = program.command('config').description('check stack config files, and print their JSON Schema');
+  const config = program.command('config').description('check config files (a stack, or a ConnectionManager), and print their JSON Schema');
   config
     .command('validate <file>')
-    .description('validate a stack config file: every problem with its line, column and path')
+    .description('validate a stack or ConnectionManager config file: every problem with its line, column and path')
     .action(async (file: string) => {
       exitCode = await configValidateCommand(file, output);
     });
   config
     .command('schema')
-    .description('print the JSON Schema of stack config files (point "$schema" at it for completion in editors)')
+    .description('print the JSON Schema of config files, stacks and ConnectionManagers alike (point "$schema" at it for completion in editors)')
+    .addOption(new Option('--kind <kind>', 'only one kind of file: stack or connection-manager').choices(schemaKinds).default('any'))
     .option('--plugin <module>', 'also include the middlewares a plugin module registers (repeatable)', collect)
-    .action(async (options: { plugin?: string[] }) => {
+    .action(async (options: { plugin?: string[]; kind?: (typeof schemaKinds)[number] }) => {
       exitCode = await configSchemaCommand(options, output);
     });
 

@@ -1,12 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import type { RequestOptions } from '@shallot/core';
 import { redactHeaders, redactUrl } from '@shallot/tracing';
+import { type ClientConfig, clientFromConfig, type ConfiguredClient } from './client-from-config.js';
 import type { StackConfig } from './config-schema.js';
 import { loadConfigFile } from './config-file.js';
+import { isConnectionManagerConfig } from './connection-manager-config.js';
 import { describeLayers } from './layer-summary.js';
 import { layerTrace, type RequestTrace } from './layer-trace.js';
 import type { Output } from './output.js';
-import { stackFromConfig } from './stack-from-config.js';
 import { UsageError } from './usage-error.js';
 
 /** The stack used when no `--config` is given: a 30 s bound on the call, and retries of idempotent requests. */
@@ -43,18 +44,36 @@ async function textOrFile(value: string, flag: string): Promise<string> {
   }
 }
 
-/** The stack a command runs: the file's, or {@link defaultStack}. */
-export async function stackConfigOf(file: string | undefined): Promise<StackConfig> {
+/** The config a command runs: the file's (a stack or a ConnectionManager), or {@link defaultStack}. */
+export async function configOf(file: string | undefined): Promise<ClientConfig> {
   return file === undefined ? defaultStack : (await loadConfigFile(file)).input;
 }
 
-function parseUrl(url: string, config: StackConfig): string {
-  if (config.baseUrl !== undefined) return url;
+/** The URL to send to: absolute, unless the config has a `baseUrl`. */
+export function parseUrl(url: string, config: ClientConfig): string {
+  const baseUrl = isConnectionManagerConfig(config) ? config.connectionManager.baseUrl : config.baseUrl;
+  if (baseUrl !== undefined) return url;
   try {
     return new URL(url).href;
   } catch {
     throw new UsageError(`expected an absolute URL (or a path with baseUrl in the config), got ${JSON.stringify(url)}`);
   }
+}
+
+type Layers = { name: string; options?: unknown }[];
+const names = (layers: Layers): string => layers.map((l) => l.name).join(' → ');
+
+// The onion, without the CLI's own trace; a manager's per-endpoint stacks each on a line.
+function printStack(output: Output, configured: ConfiguredClient): void {
+  const c = output.errColor;
+  const layers = configured.client.describe().filter((l) => l.name !== 'layerTrace');
+  if (configured.kind === 'stack') {
+    output.err(`${c.dim('*')} stack: ${names(layers)}`);
+    return;
+  }
+  output.err(`${c.dim('*')} connection manager: ${names(layers)}`);
+  const stacks = (layers.find((l) => l.name === 'endpoints')?.options as { stacks?: Record<string, Layers> } | undefined)?.stacks ?? {};
+  for (const [endpoint, inner] of Object.entries(stacks)) output.err(`${c.dim('*')}   endpoints[${endpoint}]: ${names(inner)}`);
 }
 
 function printTrace(output: Output, trace: RequestTrace): void {
@@ -73,7 +92,7 @@ function statusColour(c: Output['errColor'], status: number): string {
 
 /** Sends one request through the configured stack and writes the body to stdout. */
 export async function requestCommand(method: string, url: string, options: RequestCommandOptions, output: Output): Promise<number> {
-  const config = await stackConfigOf(options.config);
+  const config = await configOf(options.config);
   const target = parseUrl(url, config);
   const headers = (options.header ?? []).map(parseHeader);
   if (options.json !== undefined && options.data !== undefined) throw new UsageError('give --json or --data, not both');
@@ -89,14 +108,13 @@ export async function requestCommand(method: string, url: string, options: Reque
     init.body = await textOrFile(options.data, '--data');
   }
 
+  // Outermost in a stack; in a manager, among its own middlewares (inside its hooks, outside its endpoint stacks).
   const trace = layerTrace();
-  const client = stackFromConfig(config, { outer: [trace] });
+  const configured = clientFromConfig(config, { outer: [trace] });
+  const { client } = configured;
   const c = output.errColor;
   try {
-    if (options.verbose === true) {
-      const stack = client.describe().filter((l) => l.name !== 'layerTrace');
-      output.err(`${c.dim('*')} stack: ${stack.map((l) => l.name).join(' → ')}`);
-    }
+    if (options.verbose === true) printStack(output, configured);
     const { response, context } = await client.exchange(method, target, init);
     if (options.verbose === true) {
       output.err(`${c.cyan('>')} ${context.request.method} ${redactUrl(context.request.url)}`);
@@ -111,6 +129,6 @@ export async function requestCommand(method: string, url: string, options: Reque
     if (output.io.stdout.isTTY === true && body.length > 0 && body[body.length - 1] !== 10) output.io.stdout.write('\n');
     return 0;
   } finally {
-    await client.close();
+    await configured.close();
   }
 }

@@ -1,48 +1,11 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { fileURLToPath } from 'node:url';
-import { main } from '@shallot/cli';
 import { createTestServer } from '@shallot/testing';
 import { describe, expect, it } from 'vitest';
+import { run, spawnBin, tempFiles } from './run-cli.js';
 
-// The built bin, as `npx shallot` runs it (vitest's global setup runs `tsc -b` first).
-const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'shallot-cli-'));
+const { dir, file } = tempFiles('shallot-cli-');
 const ansi = new RegExp(String.fromCharCode(27) + '\\[');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function spawnBin(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { env: { ...process.env, CI: '', NO_COLOR: '', FORCE_COLOR: '', ...env }, timeout: 20_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr });
-    });
-  });
-}
-
-// Runs the command line in this process, with streams that are not terminals.
-async function run(args: string[]): Promise<Run> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const chunks = { out: [] as Buffer[], err: [] as Buffer[] };
-  stdout.on('data', (c: Buffer) => chunks.out.push(c));
-  stderr.on('data', (c: Buffer) => chunks.err.push(c));
-  const code = await main(['node', 'shallot', ...args], { stdout, stderr, env: { NO_COLOR: '1' } });
-  return { code, stdout: Buffer.concat(chunks.out).toString(), stderr: Buffer.concat(chunks.err).toString() };
-}
-
-function file(name: string, text: string): string {
-  const path = join(dir, name);
-  writeFileSync(path, text);
-  return path;
-}
 
 describe('shallot (the built bin)', () => {
   it('has --help for every command', async () => {
@@ -231,7 +194,8 @@ export const shallotMiddleware = {
     const result = await run(['config', 'schema']);
     expect(result.code).toBe(0);
     const schema = JSON.parse(result.stdout);
-    expect(schema.title).toBe('shallot stack config');
+    expect(schema.title).toBe('shallot config');
     expect(schema.properties.middlewares.type).toBe('array');
+    expect(schema.properties.connectionManager).toMatchObject({ $ref: expect.any(String) });
   });
 });
