@@ -1,4 +1,4 @@
-import { addTransportHook, type BaseContext, createContext, defineMiddleware, type Middleware, silentLogger } from '@shallot/core';
+import { addTransportHook, type BaseContext, defineMiddleware, isContextField, type Middleware } from '@shallot/core';
 import { redactJson } from '@shallot/tracing';
 
 /** One send to the transport, as the trace saw it. */
@@ -24,27 +24,11 @@ export interface RequestTrace {
   totalMs: number;
 }
 
-let baseKeys: ReadonlySet<string> | undefined;
-
-// The fields every context has; anything else is a middleware's key.
-function contextFields(): ReadonlySet<string> {
-  baseKeys ??= new Set(
-    Object.keys(
-      createContext({
-        request: { method: 'GET', url: new URL('http://localhost/'), headers: new Headers(), body: null, cache: 'default', redirect: 'follow' },
-        log: silentLogger,
-      }),
-    ),
-  );
-  return baseKeys;
-}
-
 /** The middleware keys on a context (`ctx.retry`, `ctx.cache`...), without functions and promises. */
 export function layerKeys(ctx: BaseContext): Record<string, unknown> {
-  const base = contextFields();
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(ctx)) {
-    if (base.has(key) || typeof value === 'function') continue;
+    if (isContextField(key) || typeof value === 'function') continue;
     out[key] = value !== null && typeof value === 'object' ? Object.fromEntries(Object.entries(value).filter(([, v]) => typeof v !== 'function' && !(v instanceof Promise))) : value;
   }
   return redactJson(out) as Record<string, unknown>;

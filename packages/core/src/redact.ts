@@ -22,7 +22,7 @@ export interface RedactionOptions {
  * Any key containing one of these words is sensitive: `Authorization`, `Proxy-Authorization`,
  * `Cookie`, `Set-Cookie`, `X-API-Key`, `access_token`, `client_secret`, `password`, `sessionId`...
  */
-const sensitivePattern = /authorization|cookie|token|secret|passw(?:or)?d|api[-_]?key|session|credential|private[-_]?key|signature|(?:^|[-_.])key$/i;
+const sensitivePattern = /authorization|cookie|token|secret|passw(?:or)?d|api[-_]?key|session|credential|private[-_]?key|signature|[-_.]key$/i;
 
 /** Query keys that the OpenTelemetry HTTP conventions redact in `url.full` by default (signed URLs). */
 const exactKeys = new Set(['sig', 'awsaccesskeyid', 'x-goog-signature', 'x-goog-credential']);

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 
 // An independent statement of what must be redacted (the list plus the extra words the
 // package documents), so the properties do not test the implementation against itself.
-const specWords = /authorization|cookie|token|secret|passw(or)?d|api[-_]?key|session|credential|private[-_]?key|signature|^sig$|^awsaccesskeyid$|(?:^|[-_.])key$/i;
+const specWords = /authorization|cookie|token|secret|passw(or)?d|api[-_]?key|session|credential|private[-_]?key|signature|^sig$|^awsaccesskeyid$|[-_.]key$/i;
 
 const randomCase = (word: string) =>
   fc.array(fc.boolean(), { minLength: word.length, maxLength: word.length }).map((flags) => [...word].map((c, i) => (flags[i] ? c.toUpperCase() : c)).join(''));
